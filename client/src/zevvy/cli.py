@@ -1,0 +1,16 @@
+"""The ``zevvy`` command (login, push, export) — being built; today it reports its version."""
+
+from __future__ import annotations
+
+import sys
+
+from zevvy import __version__
+
+
+def main() -> None:
+    """Entry point of the ``zevvy`` command."""
+    if len(sys.argv) > 1 and sys.argv[1] in {"--version", "version"}:
+        print(f"zevvy {__version__}")  # noqa: T201 - a CLI prints
+        return
+    print("zevvy: the command line is not available yet; use --version", file=sys.stderr)  # noqa: T201
+    sys.exit(2)

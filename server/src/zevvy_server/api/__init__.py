@@ -1,0 +1,1 @@
+"""Thin JSON routes: OAuth endpoints under /realms/{realm}, metering endpoints at /."""

@@ -1,0 +1,82 @@
+"""`create_app(settings)`: the only module that wires every part of the server together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from zevvy_server import __version__
+from zevvy_server.clock import Clock
+from zevvy_server.settings import Settings, load_settings
+from zevvy_server.storage.engine import Database
+from zevvy_server.web.context import AppContext
+from zevvy_server.web.errors import install_error_handlers
+from zevvy_server.web.middleware import RequestMiddleware
+from zevvy_server.web.rawpath import RawPathMiddleware
+
+log = logging.getLogger("zevvy.app")
+
+
+def _start_metrics(settings: Settings) -> None:
+    if not settings.metrics_addr or settings.metrics_addr == "off":
+        return
+    from prometheus_client import start_http_server
+
+    host, _, port = settings.metrics_addr.rpartition(":")
+    try:
+        start_http_server(int(port), addr=host or "127.0.0.1")
+    except OSError as exc:
+        # Another worker of this host already serves the metrics port.
+        log.info("metrics endpoint not started: %s", exc)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, db: Database | None = None, metrics: bool = True
+) -> FastAPI:
+    """Build the ASGI application for an already prepared database."""
+    from fastapi.staticfiles import StaticFiles
+
+    from zevvy_server.api import health
+    from zevvy_server.bootstrap import session_secret
+    from zevvy_server.console import auth_pages
+    from zevvy_server.console.framework import STATIC_DIR, error_page
+
+    ctx = AppContext(settings=settings, db=db or Database(settings), clock=clock or Clock())
+    ctx.extras["session_secret"] = session_secret(ctx.db, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if metrics:
+            _start_metrics(settings)
+        yield
+        ctx.db.dispose()
+
+    app = FastAPI(
+        title="zevvy API",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        description="Self-hosted zevvy: metering API and Keycloak-compatible identity server.",
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app, html_renderer=error_page)
+    app.include_router(health.router)
+    app.include_router(auth_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost first: raw-path routing must see the request before anything routes it.
+    app.add_middleware(RequestMiddleware, https=settings.secure_cookies)
+    app.add_middleware(RawPathMiddleware)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` with several workers: settings from ``ZEVVY_*``."""
+    from zevvy_server.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

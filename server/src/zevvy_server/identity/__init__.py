@@ -1,0 +1,1 @@
+"""Identity: people, organizations, memberships and roles, passwords, console sessions, audit."""

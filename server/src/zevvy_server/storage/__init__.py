@@ -1,0 +1,1 @@
+"""Storage: the engine, the declarative base, shared column types and the migrations."""

@@ -1,0 +1,94 @@
+"""The database engine and its sessions.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a committed transaction survives power loss),
+foreign keys on, and a busy timeout; write transactions begin with ``BEGIN IMMEDIATE`` so a writer
+takes the lock before it reads, and two writers never deadlock on a lock upgrade. PostgreSQL runs
+with ``synchronous_commit=on``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from zevvy_server.settings import Settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event, not the driver, start transactions (pysqlite quirk).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(settings: Settings, **kwargs: Any) -> Engine:
+    """Create the engine for the configured database."""
+    url = settings.sqlalchemy_url
+    if url.startswith("sqlite"):
+        if ":memory:" not in url:
+            Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=20,
+            max_overflow=20,
+            **kwargs,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"options": "-c synchronous_commit=on -c timezone=UTC"},
+        **kwargs,
+    )
+
+
+class Database:
+    """The engine plus two session factories: reads, and writes that lock up front on SQLite."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        write_engine = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
+        )
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(write_engine, expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; rolled back at the end."""
+        with self._read() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits when the block succeeds and rolls back otherwise."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,202 @@
+"""Shared fixtures: test settings on SQLite or PostgreSQL, a live server on loopback, factories.
+
+The suite runs on a fresh SQLite file by default and on PostgreSQL when
+``ZEVVY_TEST_DATABASE_URL`` names a server: it then creates a throwaway database for the run and
+drops it afterwards. ``ZEVVY_TEST_STRICT=1`` turns skips for missing system packages (Chromium)
+into failures.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from zevvy_server.app import create_app
+from zevvy_server.bootstrap import prepare_database
+from zevvy_server.clock import AdjustableClock
+from zevvy_server.identity.models import Organization, User
+from zevvy_server.identity.service import IdentityService
+from zevvy_server.settings import Settings
+from zevvy_server.storage.engine import Database
+
+ADMIN_PASSWORD = "admin-password-for-tests"
+STRICT = os.environ.get("ZEVVY_TEST_STRICT") == "1"
+
+
+def needs_system_package(what: str, hint: str) -> None:
+    """Skip (or, under ZEVVY_TEST_STRICT=1, fail) because a system package is missing."""
+    message = f"{what} is not installed: {hint}"
+    if STRICT:
+        pytest.fail(message + " (ZEVVY_TEST_STRICT=1 makes this a failure)")
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database for this test run: SQLite by default, PostgreSQL when configured."""
+    base = os.environ.get("ZEVVY_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'zevvy.db'}"
+        return
+    import psycopg
+
+    name = f"zevvy_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin_url = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    prefix, _, _ = admin_url.rpartition("/")
+    yield f"{prefix}/{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a server under test."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "admin_password": ADMIN_PASSWORD,
+        "metrics_addr": "off",
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class LiveServer:
+    """A running server on a loopback port."""
+
+    url: str
+    settings: Settings
+    clock: AdjustableClock
+    db: Database
+    app: FastAPI
+
+    @property
+    def issuer(self) -> str:
+        """The identity server's base (authRoot)."""
+        return self.settings.issuer
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One uvicorn server for the whole run, on 127.0.0.1, with its database prepared."""
+    port = _free_port()
+    settings = make_settings(database_url, tmp_path_factory.mktemp("data"), port=port)
+    clock = AdjustableClock()
+    db = Database(settings)
+    prepare_database(db, settings, clock, migrate_schema=False)
+    app = create_app(settings, clock=clock, db=db, metrics=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings, clock=clock, db=db, app=app)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def db(live_server: LiveServer) -> Database:
+    """The live server's database."""
+    return live_server.db
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Account:
+    """A user created for a test, with the password to log in."""
+
+    user: User
+    password: str
+    organization: Organization
+    role: str
+
+    @property
+    def username(self) -> str:
+        """The login name."""
+        return self.user.username
+
+
+@pytest.fixture
+def make_org(live_server: LiveServer) -> Callable[..., Organization]:
+    """Create an organization with a unique name."""
+
+    def make(name: str | None = None) -> Organization:
+        with live_server.db.write() as session:
+            return IdentityService(session, live_server.clock).create_organization(name or unique("org"))
+
+    return make
+
+
+@pytest.fixture
+def make_user(live_server: LiveServer, make_org: Callable[..., Organization]) -> Callable[..., Account]:
+    """Create an account (in a new organization unless one is given) with a role."""
+
+    def make(org: Organization | None = None, role: str = "admin", password: str | None = None) -> Account:
+        org = org or make_org()
+        password = password or secrets.token_urlsafe(16)
+        with live_server.db.write() as session:
+            identity = IdentityService(session, live_server.clock)
+            user = identity.create_user(unique("user"), "someone@example.org", password)
+            identity.add_member(identity.get_organization(org.id), user, role)
+        return Account(user=user, password=password, organization=org, role=role)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Chromium for browser tests: ZEVVY_CHROMIUM or the PATH."""
+    path = os.environ.get("ZEVVY_CHROMIUM") or next(
+        (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None
+    )
+    if not path:
+        needs_system_package("Chromium", "install Debian's `chromium` package or set ZEVVY_CHROMIUM")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        needs_system_package("Playwright", "pip install playwright")
+    assert path is not None
+    return path
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]

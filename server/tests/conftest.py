@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh database for this test run: SQLite by default, PostgreSQL when configured."""
+@contextmanager
+def throwaway_database(folder: Path) -> Iterator[str]:
+    """A new empty database: a SQLite file in `folder`, or a PostgreSQL database when configured."""
     base = os.environ.get("ZEVVY_TEST_DATABASE_URL")
     if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'zevvy.db'}"
+        yield f"sqlite:///{folder / 'zevvy.db'}"
         return
     import psycopg
 
@@ -64,9 +65,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     prefix, _, _ = admin_url.rpartition("/")
-    yield f"{prefix}/{name}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{prefix}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database of the shared live server."""
+    with throwaway_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the backend under test, for one test."""
+    with throwaway_database(tmp_path) as url:
+        yield url
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
@@ -107,7 +124,9 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     db = Database(settings)
     prepare_database(db, settings, clock, migrate_schema=False)
     app = create_app(settings, clock=clock, db=db, metrics=False)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -200,3 +219,56 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test item, so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Any]:
+    """One headless Chromium for the run, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
+        )
+        yield instance
+        instance.close()
+
+
+@dataclass
+class BrowserPage:
+    """A page in a fresh browser context, with the JavaScript errors it logged."""
+
+    page: Any
+    errors: list[str]
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[BrowserPage]:
+    """A fresh context (no cookies) on the live server; screenshot saved if the test fails.
+
+    Every test using it also asserts that no page logged a JavaScript error or a CSP violation.
+    """
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield BrowserPage(page=tab, errors=errors)
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    if failed is not None and not failed.failed:
+        assert errors == [], f"the page logged errors: {errors}"

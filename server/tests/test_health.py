@@ -29,3 +29,18 @@ def test_unknown_paths_answer_404_in_the_api_error_shape(live_server: LiveServer
     response = httpx.get(f"{live_server.url}/no/such/thing")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_swagger_ui_is_served_from_local_assets(live_server: LiveServer) -> None:
+    """/docs loads Swagger UI from /static (no CDN) and /openapi.json is valid JSON."""
+    page = httpx.get(f"{live_server.url}/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text
+    assert "<script>" not in page.text  # no inline script
+    for asset in (
+        "/static/swagger/swagger-ui-bundle.js",
+        "/static/swagger/swagger-ui.css",
+        "/static/swagger-init.js",
+    ):
+        assert httpx.get(f"{live_server.url}{asset}").status_code == 200
+    assert httpx.get(f"{live_server.url}/openapi.json").json()["openapi"].startswith("3.")

@@ -10,7 +10,7 @@ from zevvy import __version__
 def main() -> None:
     """Entry point of the ``zevvy`` command."""
     if len(sys.argv) > 1 and sys.argv[1] in {"--version", "version"}:
-        print(f"zevvy {__version__}")  # noqa: T201 - a CLI prints
+        print(f"zevvy {__version__}")
         return
-    print("zevvy: the command line is not available yet; use --version", file=sys.stderr)  # noqa: T201
+    print("zevvy: the command line is not available yet; use --version", file=sys.stderr)
     sys.exit(2)

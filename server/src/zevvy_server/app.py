@@ -41,7 +41,7 @@ def create_app(
 
     from zevvy_server.api import health
     from zevvy_server.bootstrap import session_secret
-    from zevvy_server.console import auth_pages
+    from zevvy_server.console import auth_pages, docs_pages
     from zevvy_server.console.framework import STATIC_DIR, error_page
 
     ctx = AppContext(settings=settings, db=db or Database(settings), clock=clock or Clock())
@@ -66,6 +66,8 @@ def create_app(
     install_error_handlers(app, html_renderer=error_page)
     app.include_router(health.router)
     app.include_router(auth_pages.router)
+    app.include_router(docs_pages.router)
+    app.mount("/static/swagger", docs_pages.swagger_static(), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost first: raw-path routing must see the request before anything routes it.
     app.add_middleware(RequestMiddleware, https=settings.secure_cookies)

@@ -23,8 +23,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of the embedded SQLite database.")]  # noqa: UP045 - typer needs Optional
-DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", help="postgresql://... or sqlite:///...")]  # noqa: UP045
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder of the embedded SQLite database.")]
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="postgresql://... or sqlite:///...")]
 
 
 def _settings(**overrides: object) -> Settings:
@@ -64,7 +64,12 @@ def serve(
     from zevvy_server.logs import configure_logging
 
     settings = _settings(
-        host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url, workers=workers
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        public_url=public_url,
+        workers=workers,
     )
     configure_logging(settings.log_format, settings.log_level)
     _prepared(settings, migrate_schema=migrate).dispose()
@@ -117,15 +122,19 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
 def users_create(
     username: str,
     email: Annotated[str, typer.Option("--email")],
-    organization: Annotated[Optional[str], typer.Option("--organization", help="Existing or new organization.")] = None,  # noqa: UP045
+    organization: Annotated[
+        str | None, typer.Option("--organization", help="Existing or new organization.")
+    ] = None,
     role: Annotated[str, typer.Option("--role")] = "admin",
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an account; without --organization it gets an organization of its own, as admin."""
-    from zevvy_server.identity.service import IdentityService
     from zevvy_server.errors import ZevvyError
+    from zevvy_server.identity.service import IdentityService
 
     if not password_stdin:
         typer.echo("zevvy-server: pass the password on stdin with --password-stdin", err=True)
@@ -144,7 +153,9 @@ def users_create(
             else:
                 org = identity.find_organization(organization) or identity.create_organization(organization)
             identity.add_member(org, user, role)
-            identity.audit("user.created", organization_id=org.id, target=user.username, details={"role": role})
+            identity.audit(
+                "user.created", organization_id=org.id, target=user.username, details={"role": role}
+            )
             result = {"id": str(user.id), "username": user.username, "organization": org.name, "role": role}
     except ZevvyError as exc:
         typer.echo(f"zevvy-server: {exc.message}", err=True)
@@ -160,7 +171,9 @@ def clients_create(
     organization: Annotated[Optional[str], typer.Option("--organization")] = None,  # noqa: UP045
     redirect_uri: Annotated[Optional[list[str]], typer.Option("--redirect-uri")] = None,  # noqa: UP045
     scope: Annotated[Optional[list[str]], typer.Option("--scope")] = None,  # noqa: UP045
-    public: Annotated[bool, typer.Option("--public", help="No secret (device flow on gateways, PKCE apps).")] = False,
+    public: Annotated[
+        bool, typer.Option("--public", help="No secret (device flow on gateways, PKCE apps).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -186,7 +199,12 @@ def clients_create(
                 name, org.id, public=public, redirect_uris=redirect_uri or [], scopes=scope or None
             )
             identity.audit("client.created", organization_id=org.id, client_id=client.client_id, target=name)
-            result = {"client_id": client.client_id, "client_secret": secret, "name": name, "organization": org.name}
+            result = {
+                "client_id": client.client_id,
+                "client_secret": secret,
+                "name": name,
+                "organization": org.name,
+            }
     except ZevvyError as exc:
         typer.echo(f"zevvy-server: {exc.message}", err=True)
         raise typer.Exit(1) from exc

@@ -38,11 +38,10 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
-            f"{k}={v}"
-            for k, v in record.__dict__.items()
-            if k not in _RESERVED and not k.startswith("_")
+            f"{k}={v}" for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")
         )
-        base = f"{datetime.fromtimestamp(record.created, UTC):%Y-%m-%dT%H:%M:%S} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        when = datetime.fromtimestamp(record.created, UTC)
+        base = f"{when:%Y-%m-%dT%H:%M:%S} {record.levelname:<7} {record.name}: {record.getMessage()}"
         text = f"{base} {extras}" if extras else base
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +18,7 @@ from zevvy_server.console.framework import (
     redirect,
     render,
     safe_next,
+    sign_in,
     start_session,
     verify_csrf,
 )
@@ -44,36 +47,27 @@ async def login_form(request: Request, next: str | None = None) -> Response:
 async def login(request: Request) -> Response:
     """Check the credentials, start a fresh session and continue where the user was going."""
     form = await verify_csrf(request)
-    ctx = get_ctx(request)
     username = str(form.get("username", ""))
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")))
-    ip = client_ip(request)
-    limits = (ctx.settings.login_failures_per_account, ctx.settings.login_failures_per_ip)
-
-    def attempt() -> tuple[str, bool]:
-        with ctx.db.write() as session:
-            identity = IdentityService(session, ctx.clock)
-            user = identity.authenticate(username, password, ip=ip, settings_limits=limits)
-            memberships = identity.memberships(user.id)
-            org_id = memberships[0].organization_id if memberships else None
-            token = ConsoleSessions(session, ctx.clock, ctx.settings.console_session_idle).start(user, org_id)
-            identity.audit("console.login", organization_id=org_id, user_id=user.id, ip=ip)
-            return token, user.must_change_password
-
     try:
-        token, must_change = await run_in_threadpool(attempt)
+        signed = await sign_in(request, username, password)
     except InvalidCredentials:
-        return render(request, "login.html", {"next": target, "error": "Invalid username or password.", "username": username}, status=401)
+        context = {"next": target, "error": "Invalid username or password.", "username": username}
+        return render(request, "login.html", context, status=401)
     except TooManyAttempts as exc:
-        response = render(
-            request, "login.html", {"next": target, "error": "Too many failed attempts. Try again later.", "username": username}, status=429
-        )
+        context = {
+            "next": target,
+            "error": "Too many failed attempts. Try again later.",
+            "username": username,
+        }
+        response = render(request, "login.html", context, status=429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    response = redirect(f"/console/password?next={target}" if must_change else target)
-    start_session(request, response, token)
-    return response
+    token, must_change = signed.token, signed.user.must_change_password
+    done = redirect(f"/console/password?next={quote(target, safe='')}" if must_change else target)
+    start_session(request, done, token)
+    return done
 
 
 @router.post("/console/logout")
@@ -115,24 +109,42 @@ async def change_password(request: Request) -> Response:
     repeat = str(form.get("repeat_password", ""))
     target = safe_next(str(form.get("next", "")))
     if new != repeat:
-        return render(request, "password.html", {"next": target, "error": "The new passwords do not match."}, status=422)
+        return render(
+            request, "password.html", {"next": target, "error": "The new passwords do not match."}, status=422
+        )
     limits = (ctx.settings.login_failures_per_account, ctx.settings.login_failures_per_ip)
 
     def change() -> None:
         with ctx.db.write() as session:
             identity = IdentityService(session, ctx.clock)
-            user = identity.authenticate(signed_in.user.username, current, ip=client_ip(request), settings_limits=limits)
+            user = identity.authenticate(
+                signed_in.user.username, current, ip=client_ip(request), settings_limits=limits
+            )
             identity.change_password(user, new)
-            identity.audit("user.password_changed", organization_id=signed_in.organization_id, user_id=user.id)
+            identity.audit(
+                "user.password_changed", organization_id=signed_in.organization_id, user_id=user.id
+            )
 
     try:
         await run_in_threadpool(change)
     except InvalidCredentials:
-        return render(request, "password.html", {"next": target, "error": "The current password is wrong."}, status=422)
+        return render(
+            request, "password.html", {"next": target, "error": "The current password is wrong."}, status=422
+        )
     except WeakPassword:
-        return render(request, "password.html", {"next": target, "error": "The password must have at least 10 characters."}, status=422)
+        return render(
+            request,
+            "password.html",
+            {"next": target, "error": "The password must have at least 10 characters."},
+            status=422,
+        )
     except TooManyAttempts:
-        return render(request, "password.html", {"next": target, "error": "Too many failed attempts. Try again later."}, status=429)
+        return render(
+            request,
+            "password.html",
+            {"next": target, "error": "Too many failed attempts. Try again later."},
+            status=429,
+        )
     return redirect(target)
 
 
@@ -157,7 +169,10 @@ async def home(request: Request) -> Response:
 
     def load() -> list[tuple[str, str]]:
         with ctx.db.read() as session:
-            return [(m.organization_name, m.role) for m in IdentityService(session, ctx.clock).memberships(signed_in.user.id)]
+            return [
+                (m.organization_name, m.role)
+                for m in IdentityService(session, ctx.clock).memberships(signed_in.user.id)
+            ]
 
     memberships = await run_in_threadpool(load)
     return render(request, "home.html", {"memberships": memberships, "lang_now": language(request)})

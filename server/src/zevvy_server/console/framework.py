@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,10 +23,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from zevvy_server.console.i18n import languages, negotiate, translate
-from zevvy_server.errors import PermissionDenied
+from zevvy_server.errors import PermissionDenied, ZevvyError
+from zevvy_server.identity.errors import InvalidCredentials, TooManyAttempts
 from zevvy_server.identity.models import User
+from zevvy_server.identity.service import IdentityService
 from zevvy_server.identity.sessions import ConsoleSessions, SignedIn
-from zevvy_server.web.deps import get_ctx
+from zevvy_server.web.deps import client_ip, get_ctx
 
 SESSION_COOKIE = "zevvy_session"
 CSRF_COOKIE = "zevvy_csrf"
@@ -86,7 +90,9 @@ def _set_cookies(request: Request, response: Response) -> None:
         response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="lax", secure=secure, path="/")
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
     """Render a page in the request's language with the CSRF token and the signed-in user."""
     request.state.html_errors = True
     lang = language(request)
@@ -142,6 +148,46 @@ async def current_user(request: Request) -> SignedIn | None:
     signed_in = await run_in_threadpool(resolve)
     request.state.signed_in = signed_in
     return signed_in
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A successful sign-in: the new session cookie value and the user."""
+
+    token: str
+    user: User
+    organization_id: uuid.UUID | None
+
+
+async def sign_in(request: Request, username: str, password: str) -> SignIn:
+    """Check credentials and open a new console session.
+
+    Raises InvalidCredentials or TooManyAttempts after the failed attempt has been counted and
+    committed (a rolled-back count would make the throttle useless).
+    """
+    ctx = get_ctx(request)
+    ip = client_ip(request)
+    limits = (ctx.settings.login_failures_per_account, ctx.settings.login_failures_per_ip)
+
+    def attempt() -> SignIn | ZevvyError:
+        with ctx.db.write() as session:
+            identity = IdentityService(session, ctx.clock)
+            try:
+                user = identity.authenticate(username, password, ip=ip, settings_limits=limits)
+            except (InvalidCredentials, TooManyAttempts) as exc:
+                return exc
+            memberships = identity.memberships(user.id)
+            org_id = memberships[0].organization_id if memberships else None
+            sessions = ConsoleSessions(session, ctx.clock, ctx.settings.console_session_idle)
+            token = sessions.start(user, org_id)
+            identity.audit("console.login", organization_id=org_id, user_id=user.id, ip=ip)
+            return SignIn(token=token, user=user, organization_id=org_id)
+
+    result = await run_in_threadpool(attempt)
+    if isinstance(result, ZevvyError):
+        raise result
+    request.state.signed_in = None  # the new session applies from the next request on
+    return result
 
 
 def start_session(request: Request, response: Response, token: str) -> None:

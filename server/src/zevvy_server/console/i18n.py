@@ -33,7 +33,7 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
     """The cookie's language if we have it, else the best of Accept-Language, else English."""
     available = languages()
     if cookie in available:
-        return cookie  # type: ignore[return-value]
+        return cookie
     weighted: list[tuple[float, str]] = []
     for part in (accept_language or "").split(","):
         lang, _, params = part.strip().partition(";")

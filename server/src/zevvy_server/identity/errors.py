@@ -1,19 +1,19 @@
 """Identity errors.
 
-    ZevvyError
-    ├── InvalidInput
-    │   ├── WeakPassword
-    │   └── InvalidRole
-    ├── Conflict
-    │   ├── UsernameTaken          409 username_taken
-    │   └── OrganizationNameTaken  409 name_taken
-    ├── NotFound
-    │   ├── UserNotFound
-    │   └── OrganizationNotFound
-    ├── PermissionDenied
-    │   └── InvalidCredentials     login failed (never says which part was wrong)
-    └── RateLimited
-        └── TooManyAttempts
+ZevvyError
+├── InvalidInput
+│   ├── WeakPassword
+│   └── InvalidRole
+├── Conflict
+│   ├── UsernameTaken          409 username_taken
+│   └── OrganizationNameTaken  409 name_taken
+├── NotFound
+│   ├── UserNotFound
+│   └── OrganizationNotFound
+├── PermissionDenied
+│   └── InvalidCredentials     login failed (never says which part was wrong)
+└── RateLimited
+    └── TooManyAttempts
 """
 
 from __future__ import annotations

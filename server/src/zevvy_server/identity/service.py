@@ -87,14 +87,18 @@ class IdentityService:
         """The account with this username, if any."""
         return self.session.scalar(select(User).where(User.username == normalize_username(username)))
 
-    def authenticate(self, username: str, password: str, *, ip: str | None, settings_limits: tuple[int, int]) -> User:
+    def authenticate(
+        self, username: str, password: str, *, ip: str | None, settings_limits: tuple[int, int]
+    ) -> User:
         """Check a login; counts failures per account and per IP and refuses when over the limit."""
         per_account, per_ip = settings_limits
         now = self.clock.time()
         name = normalize_username(username)
         account_key = f"login:user:{name}"
         ip_key = f"login:ip:{ip}" if ip else None
-        if throttle.attempts(self.session, account_key, now=now, window_seconds=LOGIN_WINDOW) >= per_account or (
+        if throttle.attempts(
+            self.session, account_key, now=now, window_seconds=LOGIN_WINDOW
+        ) >= per_account or (
             ip_key
             and throttle.attempts(self.session, ip_key, now=now, window_seconds=LOGIN_WINDOW * 6) >= per_ip
         ):
@@ -170,9 +174,7 @@ class IdentityService:
     def role_in(self, user_id: uuid.UUID, org_id: uuid.UUID) -> str | None:
         """The user's role in the organization, or None when not a member."""
         return self.session.scalar(
-            select(Membership.role).where(
-                Membership.user_id == user_id, Membership.organization_id == org_id
-            )
+            select(Membership.role).where(Membership.user_id == user_id, Membership.organization_id == org_id)
         )
 
     # -- audit ----------------------------------------------------------------------------------

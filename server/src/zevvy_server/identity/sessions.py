@@ -73,7 +73,12 @@ class ConsoleSessions:
         if now - row.last_seen_at > timedelta(seconds=60):
             row.last_seen_at = now
             row.expires_at = now + self.idle
-        return SignedIn(user=user, organization_id=row.organization_id if role else None, role=role, token_hash=row.token_hash)
+        return SignedIn(
+            user=user,
+            organization_id=row.organization_id if role else None,
+            role=role,
+            token_hash=row.token_hash,
+        )
 
     def switch_organization(self, hashed: str, organization_id: uuid.UUID) -> None:
         """Work in another organization the user belongs to."""

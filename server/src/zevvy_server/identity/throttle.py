@@ -36,8 +36,6 @@ def record_attempt(session: Session, key: str, *, now: float, window_seconds: in
         session.flush()
         # Old windows are useless; drop them for this key while we are here.
         session.execute(
-            delete(AttemptCounter).where(
-                AttemptCounter.key == key, AttemptCounter.window_start < window
-            )
+            delete(AttemptCounter).where(AttemptCounter.key == key, AttemptCounter.window_start < window)
         )
     return attempts(session, key, now=now, window_seconds=window_seconds)

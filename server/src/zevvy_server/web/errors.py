@@ -37,13 +37,19 @@ _STATUS_CODES = {
 }
 
 
-def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, details: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
     """The API's error shape."""
     return {"error": code, "message": message, "details": details or [], **extra}
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc[1:]] if loc and loc[0] in {"body", "query", "path", "header"} else [str(p) for p in loc]
+    parts = (
+        [str(p) for p in loc[1:]]
+        if loc and loc[0] in {"body", "query", "path", "header"}
+        else [str(p) for p in loc]
+    )
     return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
@@ -74,7 +80,11 @@ def install_error_handlers(app: FastAPI, html_renderer: HtmlRenderer | None = No
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         details = [
-            {"pointer": _pointer(tuple(e.get("loc", ()))), "problem": e.get("type", "invalid"), "message": e.get("msg", "")}
+            {
+                "pointer": _pointer(tuple(e.get("loc", ()))),
+                "problem": e.get("type", "invalid"),
+                "message": e.get("msg", ""),
+            }
             for e in exc.errors()[:100]
         ]
         if wants_html(request):

@@ -64,7 +64,11 @@ class RequestMiddleware:
                 status = message["status"]
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in self.headers if k not in present]
-                message["headers"] = [*message.get("headers", []), *extra, (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *extra,
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:

@@ -1,0 +1,1 @@
+"""Metering core: exact values and instants, import decoding, periods and consumption maths."""

@@ -1,0 +1,143 @@
+"""What every metering service shares: the acting caller, pages and cursors, names, retries."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import sqlite3
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from zevvy_server.errors import InsufficientScope, PermissionDenied
+from zevvy_server.metering.errors import invalid
+from zevvy_server.storage.engine import Database
+
+log = logging.getLogger("zevvy.metering")
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_NAME = 200
+MAX_REFERENCE = 255
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user through an API client, within one organization, with granted scopes."""
+
+    organization_id: uuid.UUID
+    user_id: uuid.UUID | None = None
+    client_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    role: str = "editor"
+
+    def require_scope(self, scope: str) -> None:
+        """Raise `InsufficientScope` unless the token carries `scope`."""
+        if scope not in self.scopes:
+            raise InsufficientScope(scope)
+
+    def require_writer(self) -> None:
+        """Viewers read; only editors and admins change data."""
+        if self.role == "viewer":
+            raise PermissionDenied("A viewer cannot change data.")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list and the cursor of the next (None at the end)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def normalize_name(name: str) -> str:
+    """Names compare in Unicode NFC form."""
+    return unicodedata.normalize("NFC", name)
+
+
+def check_text(value: str, pointer: str, max_length: int) -> str:
+    """A required name or reference: 1..max_length characters, no control characters."""
+    if not value or not value.strip():
+        raise invalid(pointer, "empty", "must not be empty")
+    if len(value) > max_length:
+        raise invalid(pointer, "too_long", f"at most {max_length} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise invalid(pointer, "control_character", "must not contain control characters")
+    return value
+
+
+def check_limit(limit: int | None) -> int:
+    """A list's page size: default 100, 1..1000."""
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise invalid("/limit", "out_of_range", f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def encode_cursor(kind: str, key: Sequence[Any]) -> str:
+    """An opaque cursor continuing after `key` in a list of `kind`."""
+    raw = orjson.dumps([kind, *key])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(kind: str, cursor: str | None, arity: int) -> list[Any] | None:
+    """The key a cursor continues after, or None for the first page; 422 for a foreign cursor."""
+    if cursor is None:
+        return None
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        data = None
+    if not isinstance(data, list) or len(data) != arity + 1 or data[0] != kind:
+        raise invalid("/cursor", "invalid_cursor", "the cursor does not belong to this list")
+    return data[1:]
+
+
+# -- transactions ---------------------------------------------------------------------------------
+_RETRY_SQLSTATES = {"40001", "40P01", "23505", "55P03"}
+RETRY_ATTEMPTS = 6
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    if isinstance(orig, sqlite3.IntegrityError):
+        return "unique" in str(orig).lower()
+    return getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES
+
+
+def run_write(db: Database, work: Callable[[Session], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
+    """Run `work` in one write transaction; on a lock timeout, deadlock, serialization failure
+    or a unique-violation race, roll back and run it again (bounded, with jittered backoff).
+
+    `work` must do all its writing through the session it gets, so a retry starts clean.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with db.write() as session:
+                return work(session)
+        except DBAPIError as exc:
+            if attempt == attempts or not _retryable(exc):
+                raise
+            log.info("retrying a write transaction (%s): %s", attempt, exc.orig)
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not secrets
+    raise AssertionError("unreachable")
+
+
+def run_read(db: Database, work: Callable[[Session], T]) -> T:
+    """Run `work` in a read session."""
+    with db.read() as session:
+        return work(session)

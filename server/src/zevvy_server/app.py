@@ -40,8 +40,10 @@ def create_app(
     from fastapi.staticfiles import StaticFiles
 
     from zevvy_server.api import health
+    from zevvy_server.api import oauth as oauth_api
+    from zevvy_server.api import metering as metering_api
     from zevvy_server.bootstrap import session_secret
-    from zevvy_server.console import auth_pages, docs_pages
+    from zevvy_server.console import auth_pages, docs_pages, guide
     from zevvy_server.console.framework import STATIC_DIR, error_page
 
     ctx = AppContext(settings=settings, db=db or Database(settings), clock=clock or Clock())
@@ -65,8 +67,11 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app, html_renderer=error_page)
     app.include_router(health.router)
+    app.include_router(oauth_api.router)
+    app.include_router(metering_api.router)
     app.include_router(auth_pages.router)
     app.include_router(docs_pages.router)
+    app.include_router(guide.router)
     app.mount("/static/swagger", docs_pages.swagger_static(), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost first: raw-path routing must see the request before anything routes it.

@@ -91,15 +91,21 @@ def encode_cursor(kind: str, key: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def decode_cursor(kind: str, cursor: str | None, arity: int) -> list[Any] | None:
-    """The key a cursor continues after, or None for the first page; 422 for a foreign cursor."""
+def decode_cursor(kind: str, cursor: str | None, *types: type) -> list[Any] | None:
+    """The key a cursor continues after (members of `types`), or None for the first page;
+    422 for a cursor of another list or a tampered one."""
     if cursor is None:
         return None
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
         data = None
-    if not isinstance(data, list) or len(data) != arity + 1 or data[0] != kind:
+    if (
+        not isinstance(data, list)
+        or len(data) != len(types) + 1
+        or data[0] != kind
+        or not all(type(v) is t for v, t in zip(data[1:], types, strict=True))
+    ):
         raise invalid("/cursor", "invalid_cursor", "the cursor does not belong to this list")
     return data[1:]
 
@@ -138,6 +144,9 @@ def run_write(db: Database, work: Callable[[Session], T], *, attempts: int = RET
 
 
 def run_read(db: Database, work: Callable[[Session], T]) -> T:
-    """Run `work` in a read session."""
+    """Run `work` in a read session; the rows it returns stay readable afterwards."""
     with db.read() as session:
-        return work(session)
+        result = work(session)
+        # Detach before the closing rollback, which would otherwise expire every loaded row.
+        session.expunge_all()
+        return result

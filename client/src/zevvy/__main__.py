@@ -1,0 +1,5 @@
+"""``python -m zevvy``: the command line."""
+
+from zevvy.cli import main
+
+main()

@@ -1,0 +1,47 @@
+// 1.0: ask for a device code, then show where the user approves it.
+// Run: java -cp gson.jar DeviceAuthorization.java (Java 17 or newer; Gson: Debian's libgoogle-gson-java)
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonParser;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+public class DeviceAuthorization {
+    static final String AUTH_URL = System.getenv().getOrDefault("ZEVVY_AUTH_URL", "http://127.0.0.1:8000/realms/zevvy");
+    static final String CLIENT_ID = System.getenv().getOrDefault("ZEVVY_CLIENT_ID", "zevvy-cli");
+    static final String CLIENT_SECRET = System.getenv("ZEVVY_CLIENT_SECRET"); // not set for a public client
+
+    public static void main(String[] args) throws Exception {
+        var form = new LinkedHashMap<String, String>();
+        form.put("client_id", CLIENT_ID);
+        form.put("scope", "offline_access measurement register device");
+        if (CLIENT_SECRET != null && !CLIENT_SECRET.isEmpty()) form.put("client_secret", CLIENT_SECRET);
+        var request = HttpRequest.newBuilder(URI.create(AUTH_URL + "/protocol/openid-connect/auth/device"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString(urlEncode(form)))
+                .build();
+        var response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) throw new IllegalStateException(response.statusCode() + " " + response.body());
+
+        Files.writeString(Path.of("zevvy-device-authorization.json"), response.body()); // step 1.2 reads it
+        var answer = JsonParser.parseString(response.body()).getAsJsonObject();
+        System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(answer));
+        System.err.println("Open " + answer.get("verification_uri_complete").getAsString()
+                + " and approve the code " + answer.get("user_code").getAsString() + ".");
+    }
+
+    static String urlEncode(Map<String, String> form) {
+        return form.entrySet().stream()
+                .map(e -> URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8) + "="
+                        + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8))
+                .collect(Collectors.joining("&"));
+    }
+}

@@ -1,0 +1,414 @@
+"""Bulk import: the heart of the product.
+
+One request is one transaction. For each series: find or create its device and register, then
+classify every reading against what is stored — a new instant is stored (`created`), the same
+value again does nothing (`unchanged`), a different value is kept as an open conflict for review
+(`conflicts`) or, with ``onConflict=overwrite``, applied with the old value kept as a revision
+(`overwritten`). The register's latest reading, the import batch (who, which client, when,
+counts) and the audit events are written in the same transaction.
+
+Per register: the transaction locks the register row (PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+holds the database), reads the stored readings in the batch's range (skipped when the batch
+starts after the latest stored reading), diffs in Python, and writes only the new rows with
+``executemany`` (SQLite) or ``COPY`` (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from zevvy_server.clock import Clock
+from zevvy_server.errors import RateLimited
+from zevvy_server.identity import throttle
+from zevvy_server.identity.service import IdentityService
+from zevvy_server.metering import periods, rowstore
+from zevvy_server.metering.common import Actor
+from zevvy_server.metering.errors import BulkInvalid
+from zevvy_server.metering.models import (
+    Device,
+    ImportBatch,
+    MeasurementConflict,
+    MeasurementRevision,
+    Register,
+)
+from zevvy_server.metering.resolve import Address, Resolved, Resolver
+from zevvy_server.metering.values import format_instant
+
+MAX_SAMPLES = 100
+QUOTA_WINDOW = 60
+GRID_ZONE: tzinfo = ZoneInfo("Europe/Zurich")
+
+
+@dataclass(frozen=True)
+class SeriesIn:
+    """One series of a request: where it goes and its readings (ascending, unique instants)."""
+
+    address: Address
+    instants: list[int]
+    values: list[int]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How conflicts are treated, whether anything is written, and the client's quota."""
+
+    overwrite: bool = False
+    dry_run: bool = False
+    requests_per_minute: int = 0  # 0: no quota
+
+
+@dataclass
+class SeriesOutcome:
+    """What happened to one series."""
+
+    resolved: Resolved
+    address: Address
+    created: int = 0
+    unchanged: int = 0
+    overwritten: int = 0
+    conflicts: int = 0
+    samples: list[tuple[int, int, int]] = field(default_factory=list)  # (instant, stored, sent)
+
+
+@dataclass
+class IngestOutcome:
+    """What happened to a request."""
+
+    import_id: uuid.UUID | None
+    series: list[SeriesOutcome]
+
+    @property
+    def conflicts(self) -> int:
+        """Readings not applied because another value is stored."""
+        return sum(s.conflicts for s in self.series)
+
+
+class IngestService:
+    """Stores readings for the acting organization, within one write transaction."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+
+    def ingest(self, actor: Actor, series: list[SeriesIn], options: IngestOptions) -> IngestOutcome:
+        """Store a request's series (all or nothing; the caller's transaction commits)."""
+        actor.require_scope("measurement")
+        if not options.dry_run:
+            actor.require_writer()
+        self._count_request(actor, options.requests_per_minute)
+        resolver = Resolver(self.session, self.clock, actor, dry_run=options.dry_run)
+        outcomes = [SeriesOutcome(resolver.resolve(s.address), s.address) for s in series]
+        self._check_together(series, outcomes)
+        import_id = None if options.dry_run else uuid.uuid4()
+        keys = [o.resolved.register.key for o in outcomes if o.resolved.register is not None]
+        latest = rowstore.lock_registers(self.session, keys) if keys else {}
+        for item, outcome in zip(series, outcomes, strict=True):
+            register = outcome.resolved.register
+            if register is None:  # dry run: the register would be created
+                outcome.created = len(item.instants)
+                continue
+            self._apply(actor, register, item, outcome, latest, options, import_id)
+        if import_id is not None:
+            self._finish(actor, outcomes, latest, options, import_id, sum(len(s.instants) for s in series))
+        return IngestOutcome(import_id, outcomes)
+
+    # -- checks -----------------------------------------------------------------------------------
+    def _count_request(self, actor: Actor, limit: int) -> None:
+        if limit <= 0:
+            return
+        now = self.clock.time()
+        key = f"ingest:{actor.client_id}:{actor.organization_id}"
+        count = throttle.record_attempt(self.session, key, now=now, window_seconds=QUOTA_WINDOW)
+        if count > limit:
+            retry = max(1, math.ceil(QUOTA_WINDOW - now % QUOTA_WINDOW))
+            raise RateLimited(
+                f"This client may send {limit} import requests per minute; retry in {retry} s.",
+                retry_after=retry,
+            )
+
+    def _check_together(self, series: list[SeriesIn], outcomes: list[SeriesOutcome]) -> None:
+        """Rules that need the registers: the same instant with two values in two series of one
+        register, and interval readings off their period's grid."""
+        problems: list[dict[str, str]] = []
+        seen: dict[int, dict[int, int]] = {}
+        duplicates = False
+        for item, outcome in zip(series, outcomes, strict=True):
+            register = outcome.resolved.register
+            if register is None:
+                kind, period_text, key = item.address.kind or "counter", item.address.period or "PT15M", None
+            else:
+                kind, period_text, key = register.kind, register.period, register.key
+            base = f"{item.address.pointer}/measurements"
+            if key is not None and len(series) > 1:
+                earlier = seen.setdefault(key, {})
+                for instant, value in zip(item.instants, item.values, strict=True):
+                    stored = earlier.setdefault(instant, value)
+                    if stored != value:
+                        duplicates = True
+                        problems.append(
+                            {"pointer": base, "problem": "duplicate_instant", "readAt": format_instant(instant)}
+                        )
+            if kind == "interval" and item.instants:
+                period = periods.parse_period(period_text)
+                for index in periods.off_grid(item.instants, period, GRID_ZONE):
+                    problems.append(
+                        {
+                            "pointer": base,
+                            "problem": "off_grid",
+                            "readAt": format_instant(item.instants[index]),
+                        }
+                    )
+        if problems:
+            only_duplicates = duplicates and all(p["problem"] == "duplicate_instant" for p in problems)
+            raise BulkInvalid(problems, code="duplicate_instant" if only_duplicates else "validation_failed")
+
+    # -- writing ----------------------------------------------------------------------------------
+    def _apply(
+        self,
+        actor: Actor,
+        register: Register,
+        item: SeriesIn,
+        outcome: SeriesOutcome,
+        latest: dict[int, tuple[int | None, int | None]],
+        options: IngestOptions,
+        import_id: uuid.UUID | None,
+    ) -> None:
+        instants, values = item.instants, item.values
+        if not instants:
+            return
+        key = register.key
+        last_read_at, _ = latest.get(key, (None, None))
+        if last_read_at is None or instants[0] > last_read_at:
+            stored: dict[int, int] = {}
+        else:
+            stored = rowstore.stored_range(self.session, key, instants[0], instants[-1])
+        if not stored:
+            new_instants, new_values = instants, values
+            changed: list[tuple[int, int, int]] = []
+        else:
+            new_instants, new_values, changed = [], [], []
+            get = stored.get
+            unchanged = 0
+            for instant, value in zip(instants, values, strict=True):
+                old = get(instant)
+                if old is None:
+                    new_instants.append(instant)
+                    new_values.append(value)
+                elif old == value:
+                    unchanged += 1
+                else:
+                    changed.append((instant, old, value))
+            outcome.unchanged = unchanged
+        outcome.created = len(new_instants)
+        outcome.samples = changed[:MAX_SAMPLES]
+        if options.overwrite:
+            outcome.overwritten = len(changed)
+        else:
+            outcome.conflicts = len(changed)
+        if import_id is None:
+            return
+        rowstore.insert_readings(self.session, key, new_instants, new_values)
+        touched = [new_instants[-1]] if new_instants else []
+        if changed and options.overwrite:
+            self._overwrite(actor, register, changed, import_id)
+            touched.append(changed[-1][0])
+        elif changed:
+            self._record_conflicts(key, changed, import_id)
+        if touched:
+            newest = max(touched)
+            last_read_at, last_value = latest.get(key, (None, None))
+            if last_read_at is None or newest >= last_read_at:
+                value = stored_value_after(newest, new_instants, new_values, changed, options.overwrite)
+                latest[key] = (newest, value)
+                self.session.execute(
+                    update(Register).where(Register.key == key).values(last_read_at=newest, last_value=value)
+                )
+
+    def _overwrite(
+        self, actor: Actor, register: Register, changed: list[tuple[int, int, int]], import_id: uuid.UUID
+    ) -> None:
+        key = register.key
+        rowstore.update_readings(self.session, key, [c[0] for c in changed], [c[2] for c in changed])
+        now = self.clock.now()
+        self.session.execute(
+            insert(MeasurementRevision),
+            [
+                {
+                    "register_key": key,
+                    "read_at": instant,
+                    "old_value": old,
+                    "new_value": new,
+                    "reason": "overwrite",
+                    "import_id": import_id,
+                    "conflict_id": None,
+                    "user_id": actor.user_id,
+                    "client_id": actor.client_id,
+                    "replaced_at": now,
+                }
+                for instant, old, new in changed
+            ],
+        )
+        # Open conflicts that asked for exactly the value now stored are settled by it.
+        open_rows = self.session.execute(
+            select(MeasurementConflict.id, MeasurementConflict.read_at, MeasurementConflict.sent_value).where(
+                MeasurementConflict.register_key == key,
+                MeasurementConflict.status == "open",
+                MeasurementConflict.read_at.between(changed[0][0], changed[-1][0]),
+            )
+        ).all()
+        applied = {(instant, new) for instant, _, new in changed}
+        settled = [{"id": row.id} for row in open_rows if (row.read_at, row.sent_value) in applied]
+        if settled:
+            self.session.execute(
+                update(MeasurementConflict),
+                [
+                    {
+                        **row,
+                        "status": "accepted",
+                        "resolved_at": now,
+                        "resolved_by": actor.user_id,
+                        "resolved_client_id": actor.client_id,
+                    }
+                    for row in settled
+                ],
+            )
+        IdentityService(self.session, self.clock).audit(
+            "measurements.overwritten",
+            organization_id=actor.organization_id,
+            user_id=actor.user_id,
+            client_id=actor.client_id,
+            target=f"register:{register.id}",
+            details={
+                "importId": str(import_id),
+                "count": len(changed),
+                "from": format_instant(changed[0][0]),
+                "to": format_instant(changed[-1][0]),
+            },
+        )
+
+    def _record_conflicts(self, key: int, changed: list[tuple[int, int, int]], import_id: uuid.UUID) -> None:
+        """One record per (register, instant, sent value): new ones open, known ones count up.
+        A rejected value sent again stays rejected (counted); an accepted one that differs from
+        the stored value again is reopened."""
+        now = self.clock.now()
+        known = {
+            (row.read_at, row.sent_value): row
+            for row in self.session.execute(
+                select(
+                    MeasurementConflict.id,
+                    MeasurementConflict.read_at,
+                    MeasurementConflict.sent_value,
+                    MeasurementConflict.status,
+                    MeasurementConflict.count,
+                ).where(
+                    MeasurementConflict.register_key == key,
+                    MeasurementConflict.read_at.between(changed[0][0], changed[-1][0]),
+                )
+            ).all()
+        }
+        updates = []
+        inserts = []
+        for instant, old, sent in changed:
+            row = known.get((instant, sent))
+            if row is None:
+                inserts.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "register_key": key,
+                        "read_at": instant,
+                        "sent_value": sent,
+                        "stored_value": old,
+                        "count": 1,
+                        "first_seen_at": now,
+                        "last_seen_at": now,
+                        "last_import_id": import_id,
+                        "status": "open",
+                    }
+                )
+            else:
+                updates.append(
+                    {
+                        "id": row.id,
+                        "count": row.count + 1,
+                        "stored_value": old,
+                        "last_seen_at": now,
+                        "last_import_id": import_id,
+                        "status": "open" if row.status == "accepted" else row.status,
+                    }
+                )
+        if inserts:
+            self.session.execute(insert(MeasurementConflict), inserts)
+        if updates:
+            self.session.execute(update(MeasurementConflict), updates)
+
+    def _finish(
+        self,
+        actor: Actor,
+        outcomes: list[SeriesOutcome],
+        latest: dict[int, tuple[int | None, int | None]],
+        options: IngestOptions,
+        import_id: uuid.UUID,
+        readings: int,
+    ) -> None:
+        newest_per_device: dict[uuid.UUID, int] = {}
+        for outcome in outcomes:
+            register = outcome.resolved.register
+            assert register is not None
+            newest = latest.get(register.key, (None, None))[0]
+            if newest is not None:
+                device_id = register.device_id
+                newest_per_device[device_id] = max(newest, newest_per_device.get(device_id, newest))
+        for device_id in sorted(newest_per_device):
+            newest = newest_per_device[device_id]
+            self.session.execute(
+                update(Device)
+                .where(Device.id == device_id, (Device.last_read_at.is_(None)) | (Device.last_read_at < newest))
+                .values(last_read_at=newest)
+            )
+        register_ids: list[str] = []
+        for outcome in outcomes:
+            assert outcome.resolved.register is not None
+            text = str(outcome.resolved.register.id)
+            if text not in register_ids:
+                register_ids.append(text)
+        self.session.add(
+            ImportBatch(
+                id=import_id,
+                organization_id=actor.organization_id,
+                user_id=actor.user_id,
+                client_id=actor.client_id,
+                created_at=self.clock.now(),
+                on_conflict="overwrite" if options.overwrite else "keep",
+                series=len(outcomes),
+                readings=readings,
+                created=sum(o.created for o in outcomes),
+                unchanged=sum(o.unchanged for o in outcomes),
+                overwritten=sum(o.overwritten for o in outcomes),
+                conflicts=sum(o.conflicts for o in outcomes),
+                register_ids=register_ids,
+            )
+        )
+        self.session.flush()
+
+
+def stored_value_after(
+    instant: int,
+    new_instants: list[int],
+    new_values: list[int],
+    changed: list[tuple[int, int, int]],
+    overwrite: bool,
+) -> int:
+    """The value stored at `instant` once this series is applied (it was created or overwritten)."""
+    if new_instants and new_instants[-1] == instant:
+        return new_values[-1]
+    for at, old, new in reversed(changed):
+        if at == instant:
+            return new if overwrite else old
+    raise AssertionError("the instant was neither created nor overwritten")

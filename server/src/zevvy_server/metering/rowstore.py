@@ -1,0 +1,171 @@
+"""The readings table through the database driver, for the ingest hot path and bulk reads.
+
+Readings travel as parallel lists of integers; no ORM object is built per reading. SQLite gets
+``executemany`` (inside the caller's ``BEGIN IMMEDIATE`` transaction), PostgreSQL a binary
+``COPY`` (inside the caller's transaction, after the caller has locked the register row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import repeat
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+
+def _driver(session: Session) -> tuple[Any, bool]:
+    """The DBAPI connection of the session's transaction and whether it is PostgreSQL."""
+    connection = session.connection()
+    return connection.connection.driver_connection, connection.dialect.name == "postgresql"
+
+
+def insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT a row unless a unique key already holds it; True when inserted.
+
+    On PostgreSQL a concurrent transaction inserting the same key makes this wait for its
+    outcome instead of failing, so "insert or fetch" never creates a thing twice.
+    """
+    dialect = session.get_bind().dialect.name
+    statement: Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported databases
+        statement = insert(table).values(**values)
+    result = session.execute(statement)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def lock_registers(session: Session, keys: Sequence[int]) -> dict[int, tuple[int | None, int | None]]:
+    """Lock register rows (PostgreSQL: FOR UPDATE, in key order so writers never deadlock on
+    them; SQLite already holds the database's write lock) and read their latest reading."""
+    raw, is_pg = _driver(session)
+    ordered = sorted(set(keys))
+    found: dict[int, tuple[int | None, int | None]] = {}
+    if is_pg:
+        with raw.cursor() as cursor:
+            cursor.execute(
+                "SELECT key, last_read_at, last_value FROM registers WHERE key = ANY(%s) ORDER BY key FOR UPDATE",
+                (ordered,),
+            )
+            for key, last_read_at, last_value in cursor.fetchall():
+                found[key] = (last_read_at, last_value)
+        return found
+    cursor = raw.cursor()
+    try:
+        for key in ordered:
+            row = cursor.execute("SELECT last_read_at, last_value FROM registers WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                found[key] = (row[0], row[1])
+    finally:
+        cursor.close()
+    return found
+
+
+def stored_range(session: Session, key: int, low: int, high: int) -> dict[int, int]:
+    """Stored readings of a register with low <= instant <= high, as {instant: value}."""
+    raw, is_pg = _driver(session)
+    if is_pg:
+        with raw.cursor() as cursor:
+            cursor.execute(
+                "SELECT read_at, value FROM measurements WHERE register_key = %s AND read_at BETWEEN %s AND %s",
+                (key, low, high),
+            )
+            return dict(cursor.fetchall())
+    cursor = raw.cursor()
+    try:
+        return dict(
+            cursor.execute(
+                "SELECT read_at, value FROM measurements WHERE register_key = ? AND read_at BETWEEN ? AND ?",
+                (key, low, high),
+            ).fetchall()
+        )
+    finally:
+        cursor.close()
+
+
+def insert_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:
+    """Store new readings (the caller made sure none of the instants is stored)."""
+    if not instants:
+        return
+    raw, is_pg = _driver(session)
+    if is_pg:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.set_types(["int8", "int8", "int8"])
+            write_row = copy.write_row
+            for row in zip(repeat(key), instants, values, strict=False):
+                write_row(row)
+        return
+    raw.executemany(
+        "INSERT INTO measurements (register_key, read_at, value) VALUES (?, ?, ?)",
+        zip(repeat(key), instants, values, strict=False),
+    )
+
+
+def update_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:
+    """Replace the values of stored readings."""
+    if not instants:
+        return
+    raw, is_pg = _driver(session)
+    if is_pg:
+        with raw.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE measurements SET value = %s WHERE register_key = %s AND read_at = %s",
+                list(zip(values, repeat(key), instants, strict=False)),
+            )
+        return
+    raw.executemany(
+        "UPDATE measurements SET value = ? WHERE register_key = ? AND read_at = ?",
+        zip(values, repeat(key), instants, strict=False),
+    )
+
+
+def read_readings(
+    session: Session, key: int, low: int | None, high: int | None, *, limit: int | None = None
+) -> tuple[list[int], list[int]]:
+    """Readings with low <= instant < high (open ends when None), ascending, as parallel lists."""
+    raw, is_pg = _driver(session)
+    mark = "%s" if is_pg else "?"
+    sql = f"SELECT read_at, value FROM measurements WHERE register_key = {mark}"
+    params: list[Any] = [key]
+    if low is not None:
+        sql += f" AND read_at >= {mark}"
+        params.append(low)
+    if high is not None:
+        sql += f" AND read_at < {mark}"
+        params.append(high)
+    sql += " ORDER BY read_at"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def neighbour(session: Session, key: int, instant: int, *, before: bool) -> tuple[int, int] | None:
+    """The reading at or before `instant` (before=True), or at or after it."""
+    raw, is_pg = _driver(session)
+    mark = "%s" if is_pg else "?"
+    if before:
+        sql = f"SELECT read_at, value FROM measurements WHERE register_key = {mark} AND read_at <= {mark} ORDER BY read_at DESC LIMIT 1"
+    else:
+        sql = f"SELECT read_at, value FROM measurements WHERE register_key = {mark} AND read_at >= {mark} ORDER BY read_at LIMIT 1"
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, (key, instant))
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return None if row is None else (row[0], row[1])

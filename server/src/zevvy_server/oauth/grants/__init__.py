@@ -1,0 +1,1 @@
+"""Authlib grant classes adapted to Keycloak's answers: device code, authorization code, refresh."""

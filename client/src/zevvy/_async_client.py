@@ -135,7 +135,7 @@ class AsyncClient(ClientBase):
         Raises `AuthorizationDenied` or `AuthorizationExpired` when the user denies or waits too long.
         """
         tokens = await _device_flow.poll_async(self._http, self._require_oauth(), authorization, sleep=sleep)
-        self._auth.adopt(tokens)
+        self.token_store.save(tokens)
         return tokens
 
     async def login(
@@ -178,7 +178,6 @@ class AsyncClient(ClientBase):
             if response.status_code >= 500 or response.status_code == 429:
                 raise oauth_error_from_response(response)
         self.token_store.clear()
-        self._auth.forget()
 
     # -- devices ----------------------------------------------------------------------------------
     async def create_device(self, name: str, *, reference: str | None = None) -> Device:

@@ -48,25 +48,13 @@ class TokenAuth(httpx.Auth):
         self.leeway = leeway
         self.clock = clock
         self.refreshes = 0
-        self._tokens: Tokens | None = None
         self._lock = threading.Lock()
         self._async_lock = asyncio.Lock()
 
     # -- state ------------------------------------------------------------------------------------
     def current(self) -> Tokens | None:
-        """The tokens in use (loaded from the store on first use)."""
-        if self._tokens is None:
-            self._tokens = self.store.load()
-        return self._tokens
-
-    def forget(self) -> None:
-        """Drop the cached tokens (after the store was changed from outside)."""
-        self._tokens = None
-
-    def adopt(self, tokens: Tokens) -> None:
-        """Use and store `tokens` (after a login)."""
-        self.store.save(tokens)
-        self._tokens = tokens
+        """The tokens in use, read from the store every time (another process may have refreshed them)."""
+        return self.store.load()
 
     def _stale(self, tokens: Tokens | None) -> bool:
         if tokens is None or not tokens.access_token:
@@ -85,9 +73,8 @@ class TokenAuth(httpx.Auth):
             and (used is None or stored.access_token != used.access_token)
             and not stored.expires_within(self.leeway, now=self.clock())
         ):
-            self._tokens = stored
             return stored
-        current = stored or self._tokens
+        current = stored or used
         if current is None:
             raise AuthenticationError("not logged in: no tokens are stored", code="login_required")
         if not current.can_refresh(self.clock()) or current.refresh_token is None:
@@ -102,51 +89,56 @@ class TokenAuth(httpx.Auth):
         tokens = parse_tokens(response, previous=current, now=self.clock())
         self.refreshes += 1
         self.store.save(tokens)
-        self._tokens = tokens
         return tokens
 
     # -- flows ------------------------------------------------------------------------------------
+    def _sync_refresh(self, used: Tokens | None) -> Generator[httpx.Request, httpx.Response, Tokens]:
+        with self._lock:
+            refresh = self._refresh(used)
+            try:
+                step = next(refresh)
+                while True:
+                    response = yield step
+                    response.read()
+                    step = refresh.send(response)
+            except StopIteration as done:
+                fresh: Tokens = done.value
+                return fresh
+
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Send `request` with a fresh token; refresh and resend once on 401."""
         tokens = self.current()
         if self._stale(tokens):
-            with self._lock:
-                tokens = yield from self._refresh(tokens)
+            tokens = yield from self._sync_refresh(tokens)
         assert tokens is not None
         request.headers["Authorization"] = f"Bearer {tokens.access_token}"
         response = yield request
         if response.status_code == 401 and self._can_retry_401(tokens):
-            with self._lock:
-                tokens = yield from self._refresh(tokens)
+            tokens = yield from self._sync_refresh(tokens)
             request.headers["Authorization"] = f"Bearer {tokens.access_token}"
             yield request
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """The same as `sync_auth_flow`, waiting on an ``asyncio.Lock``."""
         tokens = self.current()
-        if self._stale(tokens):
-            async with self._async_lock:
-                refresh = self._refresh(tokens)
-                try:
-                    step = next(refresh)
-                    while True:
-                        step = refresh.send((yield step))
-                except StopIteration as done:
-                    tokens = done.value
-        assert tokens is not None
-        request.headers["Authorization"] = f"Bearer {tokens.access_token}"
-        response = yield request
-        if response.status_code == 401 and self._can_retry_401(tokens):
-            async with self._async_lock:
-                refresh = self._refresh(tokens)
-                try:
-                    step = next(refresh)
-                    while True:
-                        step = refresh.send((yield step))
-                except StopIteration as done:
-                    tokens = done.value
+        for attempt in range(2):
+            if attempt == 1 or self._stale(tokens):
+                # Async generators cannot delegate with `yield from`; drive the refresh by hand.
+                async with self._async_lock:
+                    refresh = self._refresh(tokens)
+                    try:
+                        step = next(refresh)
+                        while True:
+                            response = yield step
+                            await response.aread()
+                            step = refresh.send(response)
+                    except StopIteration as done:
+                        tokens = done.value
+            assert tokens is not None
             request.headers["Authorization"] = f"Bearer {tokens.access_token}"
-            yield request
+            response = yield request
+            if response.status_code != 401 or attempt == 1 or not self._can_retry_401(tokens):
+                return
 
     # -- outside a request ------------------------------------------------------------------------
     def sync_fresh_tokens(self, send: Callable[[httpx.Request], httpx.Response]) -> Tokens:

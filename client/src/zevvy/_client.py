@@ -141,7 +141,7 @@ class Client(ClientBase):
         Raises `AuthorizationDenied` or `AuthorizationExpired` when the user denies or waits too long.
         """
         tokens = _device_flow.poll_sync(self._http, self._require_oauth(), authorization, sleep=sleep)
-        self._auth.adopt(tokens)
+        self.token_store.save(tokens)
         return tokens
 
     def login(
@@ -184,7 +184,6 @@ class Client(ClientBase):
             if response.status_code >= 500 or response.status_code == 429:
                 raise oauth_error_from_response(response)
         self.token_store.clear()
-        self._auth.forget()
 
     # -- devices ----------------------------------------------------------------------------------
     def create_device(self, name: str, *, reference: str | None = None) -> Device:

@@ -1,5 +1,7 @@
 // 3.0: send one day of 15-minute meter readings of a charging station, by device and register name.
-// Run: java -cp gson.jar ChargingStation.java (Java 17 or newer; Gson: Debian's libgoogle-gson-java)
+// Run: java -cp /usr/share/java/gson.jar ChargingStation.java
+// (Java 17 or newer; Gson: Debian's libgoogle-gson-java, or gson.jar from Maven Central)
+import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -14,6 +16,9 @@ import java.time.Instant;
 
 public class ChargingStation {
     static final String API_URL = System.getenv().getOrDefault("ZEVVY_API_URL", "http://127.0.0.1:8000");
+    // HTTP/1.1: over plain http, Java would otherwise ask to switch to HTTP/2, which not every server accepts.
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    static final Gson PRETTY = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
     public static void main(String[] args) throws Exception {
         var token = JsonParser.parseString(Files.readString(Path.of("zevvy-token.json"))).getAsJsonObject();
@@ -35,7 +40,7 @@ public class ChargingStation {
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(series.toString()))
                 .build();
-        var response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+        var response = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
         // 409: stored, but some readings differ from stored ones (see "conflicts")
         if (response.statusCode() != 201 && response.statusCode() != 409) {
             throw new IllegalStateException(response.statusCode() + " " + response.body());
@@ -43,6 +48,6 @@ public class ChargingStation {
 
         Files.writeString(Path.of("zevvy-import.json"), response.body()); // steps 4.0 and 4.1 read it
         var result = JsonParser.parseString(response.body());
-        System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(result));
+        System.out.println(PRETTY.toJson(result));
     }
 }

@@ -1,5 +1,7 @@
 // 3.1: send readings by device and register reference, as gateways do.
-// Run: java -cp gson.jar ReadingsByReference.java (Java 17 or newer; Gson: Debian's libgoogle-gson-java)
+// Run: java -cp /usr/share/java/gson.jar ReadingsByReference.java
+// (Java 17 or newer; Gson: Debian's libgoogle-gson-java, or gson.jar from Maven Central)
+import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -15,6 +17,9 @@ import java.nio.file.Path;
 
 public class ReadingsByReference {
     static final String API_URL = System.getenv().getOrDefault("ZEVVY_API_URL", "http://127.0.0.1:8000");
+    // HTTP/1.1: over plain http, Java would otherwise ask to switch to HTTP/2, which not every server accepts.
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    static final Gson PRETTY = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
     public static void main(String[] args) throws Exception {
         var token = JsonParser.parseString(Files.readString(Path.of("zevvy-token.json"))).getAsJsonObject();
@@ -36,14 +41,14 @@ public class ReadingsByReference {
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(readings.toString()))
                 .build();
-        var response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+        var response = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
         // 409: stored, but some readings differ from stored ones (see "conflicts")
         if (response.statusCode() != 201 && response.statusCode() != 409) {
             throw new IllegalStateException(response.statusCode() + " " + response.body());
         }
 
         var result = JsonParser.parseString(response.body());
-        System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(result));
+        System.out.println(PRETTY.toJson(result));
     }
 
     // A reference is one path segment: "/" becomes %2F and a space %20 (URLEncoder would write "+").

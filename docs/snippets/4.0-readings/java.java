@@ -1,5 +1,7 @@
 // 4.0: read back the stored readings of the charging station's register for one hour.
-// Run: java -cp gson.jar Readings.java (Java 17 or newer; Gson: Debian's libgoogle-gson-java)
+// Run: java -cp /usr/share/java/gson.jar Readings.java
+// (Java 17 or newer; Gson: Debian's libgoogle-gson-java, or gson.jar from Maven Central)
+import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParser;
 import java.net.URI;
@@ -11,6 +13,9 @@ import java.nio.file.Path;
 
 public class Readings {
     static final String API_URL = System.getenv().getOrDefault("ZEVVY_API_URL", "http://127.0.0.1:8000");
+    // HTTP/1.1: over plain http, Java would otherwise ask to switch to HTTP/2, which not every server accepts.
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    static final Gson PRETTY = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
     public static void main(String[] args) throws Exception {
         var token = JsonParser.parseString(Files.readString(Path.of("zevvy-token.json"))).getAsJsonObject();
@@ -21,10 +26,10 @@ public class Readings {
         var request = HttpRequest.newBuilder(URI.create(url))
                 .header("Authorization", "Bearer " + token.get("access_token").getAsString())
                 .build();
-        var response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+        var response = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() != 200) throw new IllegalStateException(response.statusCode() + " " + response.body());
 
         var page = JsonParser.parseString(response.body());
-        System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(page));
+        System.out.println(PRETTY.toJson(page));
     }
 }

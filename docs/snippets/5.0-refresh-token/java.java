@@ -1,5 +1,7 @@
 // 5.0: trade the refresh token for a new access token (and a new refresh token).
-// Run: java -cp gson.jar RefreshToken.java (Java 17 or newer; Gson: Debian's libgoogle-gson-java)
+// Run: java -cp /usr/share/java/gson.jar RefreshToken.java
+// (Java 17 or newer; Gson: Debian's libgoogle-gson-java, or gson.jar from Maven Central)
+import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParser;
 import java.net.URI;
@@ -18,6 +20,9 @@ public class RefreshToken {
     static final String AUTH_URL = System.getenv().getOrDefault("ZEVVY_AUTH_URL", "http://127.0.0.1:8000/realms/zevvy");
     static final String CLIENT_ID = System.getenv().getOrDefault("ZEVVY_CLIENT_ID", "zevvy-cli");
     static final String CLIENT_SECRET = System.getenv("ZEVVY_CLIENT_SECRET"); // not set for a public client
+    // HTTP/1.1: over plain http, Java would otherwise ask to switch to HTTP/2, which not every server accepts.
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    static final Gson PRETTY = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
     public static void main(String[] args) throws Exception {
         var token = JsonParser.parseString(Files.readString(Path.of("zevvy-token.json"))).getAsJsonObject();
@@ -30,12 +35,12 @@ public class RefreshToken {
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .POST(HttpRequest.BodyPublishers.ofString(urlEncode(form)))
                 .build();
-        var response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+        var response = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() != 200) throw new IllegalStateException(response.statusCode() + " " + response.body());
 
         Files.writeString(Path.of("zevvy-token.json"), response.body()); // the old refresh token is spent
         var refreshed = JsonParser.parseString(response.body());
-        System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(refreshed));
+        System.out.println(PRETTY.toJson(refreshed));
     }
 
     static String urlEncode(Map<String, String> form) {

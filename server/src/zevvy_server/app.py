@@ -43,7 +43,7 @@ def create_app(
     from zevvy_server.api import oauth as oauth_api
     from zevvy_server.api import metering as metering_api
     from zevvy_server.bootstrap import session_secret
-    from zevvy_server.console import auth_pages, docs_pages, guide
+    from zevvy_server.console import auth_pages, docs_pages, guide, oauth_pages
     from zevvy_server.console.framework import STATIC_DIR, error_page
 
     ctx = AppContext(settings=settings, db=db or Database(settings), clock=clock or Clock())
@@ -70,6 +70,7 @@ def create_app(
     app.include_router(oauth_api.router)
     app.include_router(metering_api.router)
     app.include_router(auth_pages.router)
+    app.include_router(oauth_pages.router)
     app.include_router(docs_pages.router)
     app.include_router(guide.router)
     app.mount("/static/swagger", docs_pages.swagger_static(), name="swagger")

@@ -102,4 +102,70 @@ def browser_session(live_server: LiveServer) -> Callable[[Account], httpx.Client
         client.close()
 
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+REALM = "/realms/zevvy"
+PROTOCOL = f"{REALM}/protocol/openid-connect"
+
+
+def start_device(http: httpx.Client, client: ApiClient, scope: str | None = None) -> dict[str, Any]:
+    """POST auth/device with client_secret_post; returns the JSON answer."""
+    data = client.credentials()
+    if scope is not None:
+        data["scope"] = scope
+    response = http.post(f"{PROTOCOL}/auth/device", data=data)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def poll(http: httpx.Client, client: ApiClient, device_code: str, **extra: str) -> httpx.Response:
+    """One device-code token request."""
+    return http.post(
+        f"{PROTOCOL}/token",
+        data={**client.credentials(), "grant_type": DEVICE_GRANT, "device_code": device_code, **extra},
+    )
+
+
+def refresh(http: httpx.Client, client: ApiClient, refresh_token: str, **extra: str) -> httpx.Response:
+    """One refresh-token request."""
+    return http.post(
+        f"{PROTOCOL}/token",
+        data={**client.credentials(), "grant_type": "refresh_token", "refresh_token": refresh_token, **extra},
+    )
+
+
+@pytest.fixture
+def device_tokens(
+    http: httpx.Client, approve: Callable[..., None], make_user: Callable[..., Account]
+) -> Callable[..., dict[str, Any]]:
+    """Run a device flow for `client` approved by `account` (a new one by default); returns the tokens."""
+
+    def run(client: ApiClient, scope: str | None = None, account: Account | None = None) -> dict[str, Any]:
+        started = start_device(http, client, scope)
+        approve(started["user_code"], account or make_user())
+        response = poll(http, client, started["device_code"])
+        assert response.status_code == 200, response.text
+        tokens: dict[str, Any] = response.json()
+        return tokens
+
+    return run
+
+
+@pytest.fixture
+def api_token(
+    make_client: Callable[..., ApiClient],
+    device_tokens: Callable[..., dict[str, Any]],
+    make_user: Callable[..., Account],
+) -> Callable[..., str]:
+    """An access token for the metering API, through the real device flow (all scopes by default)."""
+
+    def mint(scope: str = "device register measurement offline_access", account: Account | None = None) -> str:
+        account = account or make_user()
+        client = make_client(org=account.organization)
+        token: str = device_tokens(client, scope, account)["access_token"]
+        return token
+
+    return mint
+
+
 __all__ = ["ApiClient", "csrf_from", "pkce_pair"]

@@ -157,7 +157,8 @@ async def logout(request: Request, realm: str) -> Response:
     return response
 
 
-@router.api_route(PROTOCOL + "/userinfo", methods=["GET", "POST"], summary="UserInfo (needs openid)")
+@router.get(PROTOCOL + "/userinfo", summary="UserInfo (needs openid)", operation_id="userinfo")
+@router.post(PROTOCOL + "/userinfo", summary="UserInfo (POST form)", operation_id="userinfo_post")
 async def user_info(request: Request, realm: str) -> Response:
     """The user's claims for a Bearer token carrying ``openid``."""
     ctx = get_ctx(request)

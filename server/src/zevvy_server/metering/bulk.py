@@ -133,7 +133,9 @@ def _result(outcome: SeriesOutcome, import_id: object, dry_run: bool) -> BulkRes
         register=SeriesRef(
             id=None if register is None else register.id,
             reference=address.register_reference if register is None else register.reference,
-            name=(address.register_name or address.register_reference or "") if register is None else register.name,
+            name=(address.register_name or address.register_reference or "")
+            if register is None
+            else register.name,
             created=resolved.register_created,
         ),
         conflict_samples=[
@@ -144,7 +146,9 @@ def _result(outcome: SeriesOutcome, import_id: object, dry_run: bool) -> BulkRes
     )
 
 
-def answer(outcome: IngestOutcome, *, is_list: bool, dry_run: bool) -> tuple[BulkResult | BulkListResult, int]:
+def answer(
+    outcome: IngestOutcome, *, is_list: bool, dry_run: bool
+) -> tuple[BulkResult | BulkListResult, int]:
     """The response body and status: 201 without conflicts, 409 with at least one."""
     status = 409 if outcome.conflicts else 201
     results = [_result(s, outcome.import_id, dry_run) for s in outcome.series]
@@ -156,11 +160,19 @@ def answer(outcome: IngestOutcome, *, is_list: bool, dry_run: bool) -> tuple[Bul
         overwritten=sum(r.overwritten for r in results),
         conflicts=sum(r.conflicts for r in results),
     )
-    return BulkListResult(import_id=outcome.import_id, results=results, totals=totals, dry_run=dry_run), status
+    return BulkListResult(
+        import_id=outcome.import_id, results=results, totals=totals, dry_run=dry_run
+    ), status
 
 
 def import_path_form(
-    db: Database, clock: Clock, settings: Settings, actor: Actor, body: bytes, target: PathTarget, options: IngestOptions
+    db: Database,
+    clock: Clock,
+    settings: Settings,
+    actor: Actor,
+    body: bytes,
+    target: PathTarget,
+    options: IngestOptions,
 ) -> tuple[BulkResult | BulkListResult, int]:
     """A path-form request end to end: the answer and its status."""
     series = decode_path_form(body, target, settings, clock)

@@ -38,12 +38,15 @@ Problem codes:
 Values are exact: integers are taken as they are and fractions from their literal text through
 `decimal`, never through a binary float. Readings come back sorted by instant and de-duplicated.
 
-Speed: a typed msgspec decode handles valid bodies in C (instants parsed by msgspec's RFC 3339
-parser, fractions as Decimal); when it fails or anything looks wrong, the body is decoded again
-member by member (``msgspec.Raw``) by the slow path, which is the authority on what is valid and
-finds every problem. The fast path only ever answers for bodies the slow path accepts identically.
-Unknown members are ignored. The caller bounds the body size; the reading limit is checked before
-any reading is validated (`TooManyReadings`).
+How: each measurements array is decoded at most twice. The fast path is a typed msgspec decode
+in C (instants by msgspec's RFC 3339 parser, fractions as Decimal) plus bulk checks. When it
+fails or anything looks wrong, the array is split into ``msgspec.Raw`` pieces (validating the
+JSON without building numbers, so a 5,000-digit integer is still just a value to judge) and the
+slow path examines reading by reading, finds every problem, and is the authority on what is
+valid: the fast path only ever answers for arrays the slow path accepts identically (property
+tests hold them to that). The body form's own members are always read from Raw pieces. Unknown
+members are ignored. The caller bounds the body size; the reading limit (`TooManyReadings`) is
+checked once the structure is known, before any reading is validated.
 """
 
 from __future__ import annotations
@@ -171,20 +174,6 @@ class Limits:
         return min(self.now_us + self.max_ahead_us, MAX_INSTANT_US)
 
 
-def decode_path_body(body: bytes, limits: Limits) -> Series:
-    """The readings of a path-form body; raises `BodyInvalid` or `TooManyReadings`."""
-    _require_utf8(body)
-    fast = _path_fast(body, limits)
-    return fast if fast is not None else _path_slow(body, limits)
-
-
-def decode_body_form(body: bytes, limits: Limits) -> tuple[list[SeriesSpec], bool]:
-    """The series of a body-form body and whether it was the list form; raises like above."""
-    _require_utf8(body)
-    fast = _body_fast(body, limits)
-    return fast if fast is not None else _body_slow(body, limits)
-
-
 def _require_utf8(body: bytes) -> None:
     # msgspec skips unknown members without checking their UTF-8, so check the whole body once.
     if body.isascii():
@@ -220,7 +209,93 @@ def _sort_unique(instants: list[int], values: list[int]) -> tuple[list[int], lis
     return out_instants, out_values, conflicts
 
 
-# -- fast path: typed decode in C, bulk checks; None means "ask the slow path" ------------------
+# -- shared pieces --------------------------------------------------------------------------------
+
+_ABSENT: Final = msgspec.Raw(b"")
+_RAW = msgspec.json.Decoder(msgspec.Raw)
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_STRING = msgspec.json.Decoder(str)
+_NUMBER_START: Final = frozenset(b"-0123456789")
+# Problems carry a sort key so they are reported in body order: (series, member, reading, field).
+_Found = list[tuple[tuple[int, ...], str, str]]
+
+
+def _first_byte(raw: bytes | msgspec.Raw) -> int:
+    return memoryview(raw)[0] if len(raw) else -1
+
+
+def _is_missing(raw: msgspec.Raw) -> bool:
+    # Absent, or null (which stands for absent where a member is optional).
+    return len(raw) == 0 or (len(raw) == 4 and bytes(raw) == b"null")
+
+
+def _raise_if_found(found: _Found) -> None:
+    if found:
+        found.sort(key=lambda entry: entry[0])
+        raise BodyInvalid([Problem(pointer, code) for _, pointer, code in found])
+
+
+# -- entry points ---------------------------------------------------------------------------------
+
+
+def decode_path_body(body: bytes, limits: Limits) -> Series:
+    """The readings of a path-form body; raises `BodyInvalid` or `TooManyReadings`."""
+    return _decode_path(body, limits, fast=True)
+
+
+def decode_body_form(body: bytes, limits: Limits) -> tuple[list[SeriesSpec], bool]:
+    """The series of a body-form body and whether it was the list form; raises like above."""
+    return _decode_body(body, limits, fast=True)
+
+
+def _decode_path(body: bytes, limits: Limits, *, fast: bool) -> Series:
+    _require_utf8(body)
+    readings = _Measurements(body, fast=fast)
+    if readings.not_an_array:
+        raise BodyInvalid([Problem("", EXPECTED_ARRAY)])
+    if len(readings) > limits.max_readings:
+        raise TooManyReadings(len(readings), limits.max_readings)
+    found: _Found = []
+    series = readings.series("", (), limits, found)
+    _raise_if_found(found)
+    return series
+
+
+def _decode_body(body: bytes, limits: Limits, *, fast: bool) -> tuple[list[SeriesSpec], bool]:
+    _require_utf8(body)
+    try:
+        top = _RAW.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        raise BodyInvalid([Problem("", INVALID_JSON)]) from None
+    first = _first_byte(top)
+    if first not in (ord("{"), ord("[")):
+        raise BodyInvalid([Problem("", EXPECTED_OBJECT)])
+    is_list = first == ord("[")
+    found: _Found = []
+    # First the structure, so the reading limit is enforced before any reading is examined.
+    parsed: list[tuple[int, str, _SeriesRaw, _Measurements | None]] = []
+    for index, element in enumerate(_RAW_LIST.decode(top) if is_list else [top]):
+        base = f"/{index}" if is_list else ""
+        try:
+            raw = _SERIES_RAW.decode(element)
+        except msgspec.ValidationError:
+            found.append(((index, 0), base, EXPECTED_OBJECT))
+            continue
+        readings = None if len(raw.measurements) == 0 else _Measurements(raw.measurements, fast=fast)
+        if readings is None or readings.not_an_array:
+            problem = REQUIRED if readings is None else EXPECTED_ARRAY
+            found.append(((index, 8), f"{base}/measurements", problem))
+            readings = None
+        parsed.append((index, base, raw, readings))
+    count = sum(len(readings) for *_, readings in parsed if readings is not None)
+    if count > limits.max_readings:
+        raise TooManyReadings(count, limits.max_readings)
+    specs = [_spec(index, base, raw, readings, limits, found) for index, base, raw, readings in parsed]
+    _raise_if_found(found)
+    return specs, is_list
+
+
+# -- one measurements array -----------------------------------------------------------------------
 
 
 class _Reading(msgspec.Struct, rename="camel", gc=False):
@@ -229,19 +304,14 @@ class _Reading(msgspec.Struct, rename="camel", gc=False):
     value: Any  # int stays int; fractions reach float_hook as their literal text
 
 
-class _SeriesFast(msgspec.Struct, rename="camel", gc=False):
-    measurements: list[_Reading]
-    device_name: str | None = None
-    device_reference: str | None = None
-    register_name: str | None = None
-    register_reference: str | None = None
-    register_kind: str | None = None
-    period: str | None = None
-    unit: str | None = None
+class _ReadingRaw(msgspec.Struct, rename="camel"):
+    read_at: msgspec.Raw = _ABSENT
+    value: msgspec.Raw = _ABSENT
 
 
-_PATH_FAST = msgspec.json.Decoder(list[_Reading], float_hook=Decimal)
-_BODY_FAST = msgspec.json.Decoder(_SeriesFast | list[_SeriesFast], float_hook=Decimal)
+_TYPED = msgspec.json.Decoder(list[_Reading], float_hook=Decimal)
+# Whatever the typed decode raises sends the array to the slow path, which names the problem.
+_TYPED_FAILURES = (msgspec.MsgspecError, ArithmeticError, RecursionError, ValueError)
 # Exact decimal arithmetic: any rounding would raise instead of altering a value.
 _EXACT = decimal.Context(
     prec=decimal.MAX_PREC,
@@ -249,11 +319,44 @@ _EXACT = decimal.Context(
     Emin=decimal.MIN_EMIN,
     traps=[decimal.InvalidOperation, decimal.Overflow, decimal.Inexact, decimal.Rounded],
 )
-# Whatever the typed decode raises sends the body to the slow path, which names the problem.
-_FAST_FAILURES = (msgspec.MsgspecError, ArithmeticError, RecursionError, ValueError)
+
+
+class _Measurements:
+    """A measurements array: typed readings when the fast decode worked, else raw elements."""
+
+    def __init__(self, raw: bytes | msgspec.Raw, *, fast: bool) -> None:
+        self.raw = raw
+        self.typed: list[_Reading] | None = None
+        self.items: list[msgspec.Raw] = []
+        self.not_an_array = False
+        if fast:
+            try:
+                self.typed = _TYPED.decode(raw)
+                return
+            except _TYPED_FAILURES:
+                pass
+        try:
+            self.items = _RAW_LIST.decode(raw)
+        except msgspec.ValidationError:  # a subclass of DecodeError: test it first
+            self.not_an_array = True
+        except (msgspec.DecodeError, RecursionError):  # only a whole body can be malformed
+            raise BodyInvalid([Problem("", INVALID_JSON)]) from None
+
+    def __len__(self) -> int:
+        return len(self.typed) if self.typed is not None else len(self.items)
+
+    def series(self, base: str, key: tuple[int, ...], limits: Limits, found: _Found) -> Series:
+        """The readings, or problems added to `found` (then the series is incomplete)."""
+        if self.typed is not None:
+            series = _fast_readings(self.typed, limits)
+            if series is not None:
+                return series
+            self.items = _RAW_LIST.decode(self.raw)
+        return _slow_readings(self.items, base, key, limits, found)
 
 
 def _fast_readings(readings: list[_Reading], limits: Limits) -> Series | None:
+    """The series when every reading is valid (checked in bulk), else None."""
     if not readings:
         return Series(instants=[], values=[], received=0)
     moments: list[datetime] = [r.read_at for r in readings]
@@ -277,129 +380,6 @@ def _fast_readings(readings: list[_Reading], limits: Limits) -> Series | None:
     if conflicts:
         return None
     return Series(instants=instants, values=values, received=len(readings))
-
-
-def _path_fast(body: bytes, limits: Limits) -> Series | None:
-    try:
-        readings = _PATH_FAST.decode(body)
-        if len(readings) > limits.max_readings:
-            raise TooManyReadings(len(readings), limits.max_readings)
-        return _fast_readings(readings, limits)
-    except _FAST_FAILURES:
-        return None
-
-
-def _body_fast(body: bytes, limits: Limits) -> tuple[list[SeriesSpec], bool] | None:
-    try:
-        decoded = _BODY_FAST.decode(body)
-        items = decoded if isinstance(decoded, list) else [decoded]
-        count = sum(len(item.measurements) for item in items)
-        if count > limits.max_readings:
-            raise TooManyReadings(count, limits.max_readings)
-        specs: list[SeriesSpec] = []
-        for item in items:
-            spec = _fast_spec(item, limits)
-            if spec is None:
-                return None
-            specs.append(spec)
-        return specs, isinstance(decoded, list)
-    except _FAST_FAILURES:
-        return None
-
-
-def _fast_spec(item: _SeriesFast, limits: Limits) -> SeriesSpec | None:
-    if item.device_name is None and item.device_reference is None:
-        return None
-    if item.register_name is None and item.register_reference is None:
-        return None
-    kind = None if item.register_kind is None else _KINDS.get(item.register_kind)
-    if kind is None and item.register_kind is not None:
-        return None
-    period = None if item.period is None else parse_period(item.period)  # ValueError: slow path
-    series = _fast_readings(item.measurements, limits)
-    if series is None:
-        return None
-    return SeriesSpec(
-        instants=series.instants,
-        values=series.values,
-        received=series.received,
-        device_name=item.device_name,
-        device_reference=item.device_reference,
-        register_name=item.register_name,
-        register_reference=item.register_reference,
-        register_kind=kind,
-        period=period,
-        unit=item.unit,
-    )
-
-
-# -- slow path: member by member, every problem with its pointer --------------------------------
-
-_ABSENT: Final = msgspec.Raw(b"")
-
-
-class _ReadingRaw(msgspec.Struct, rename="camel"):
-    read_at: msgspec.Raw = _ABSENT
-    value: msgspec.Raw = _ABSENT
-
-
-class _SeriesRaw(msgspec.Struct, rename="camel"):
-    measurements: msgspec.Raw = _ABSENT
-    device_name: msgspec.Raw = _ABSENT
-    device_reference: msgspec.Raw = _ABSENT
-    register_name: msgspec.Raw = _ABSENT
-    register_reference: msgspec.Raw = _ABSENT
-    register_kind: msgspec.Raw = _ABSENT
-    period: msgspec.Raw = _ABSENT
-    unit: msgspec.Raw = _ABSENT
-
-
-# Raw decoding validates the JSON text without building Python numbers, so a 5,000-digit
-# integer (beyond Python's int-parsing limit) is still just a value to judge.
-_RAW = msgspec.json.Decoder(msgspec.Raw)
-_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
-_STRING = msgspec.json.Decoder(str)
-_READING_RAW = msgspec.json.Decoder(_ReadingRaw)
-_SERIES_RAW = msgspec.json.Decoder(_SeriesRaw)
-_NUMBER_START: Final = frozenset(b"-0123456789")
-
-# Problems carry a sort key so they are reported in body order: (series, member, reading, field).
-_Found = list[tuple[tuple[int, ...], str, str]]
-
-
-def _first_byte(raw: msgspec.Raw) -> int:
-    return memoryview(raw)[0] if len(raw) else -1
-
-
-def _is_missing(raw: msgspec.Raw) -> bool:
-    # Absent, or null (which stands for absent where a member is optional).
-    return len(raw) == 0 or (len(raw) == 4 and bytes(raw) == b"null")
-
-
-def _decode_top(body: bytes) -> msgspec.Raw:
-    try:
-        return _RAW.decode(body)
-    except (msgspec.DecodeError, RecursionError):
-        raise BodyInvalid([Problem("", INVALID_JSON)]) from None
-
-
-def _raise_if_found(found: _Found) -> None:
-    if found:
-        found.sort(key=lambda entry: entry[0])
-        raise BodyInvalid([Problem(pointer, code) for _, pointer, code in found])
-
-
-def _path_slow(body: bytes, limits: Limits) -> Series:
-    top = _decode_top(body)
-    if _first_byte(top) != ord("["):
-        raise BodyInvalid([Problem("", EXPECTED_ARRAY)])
-    items = _RAW_LIST.decode(top)
-    if len(items) > limits.max_readings:
-        raise TooManyReadings(len(items), limits.max_readings)
-    found: _Found = []
-    series = _slow_readings(items, "", (), limits, found)
-    _raise_if_found(found)
-    return series
 
 
 def _slow_readings(
@@ -459,49 +439,26 @@ def _slow_value(raw: msgspec.Raw) -> int | str:
         return problem.problem
 
 
-def _body_slow(body: bytes, limits: Limits) -> tuple[list[SeriesSpec], bool]:
-    top = _decode_top(body)
-    first = _first_byte(top)
-    if first == ord("{"):
-        elements, is_list = [top], False
-    elif first == ord("["):
-        elements, is_list = _RAW_LIST.decode(top), True
-    else:
-        raise BodyInvalid([Problem("", EXPECTED_OBJECT)])
-    found: _Found = []
-    # First the structure, so the reading limit is enforced before any reading is examined.
-    parsed: list[tuple[int, str, _SeriesRaw, list[msgspec.Raw] | None]] = []
-    for index, element in enumerate(elements):
-        base = f"/{index}" if is_list else ""
-        try:
-            raw_series = _SERIES_RAW.decode(element)
-        except msgspec.ValidationError:
-            found.append(((index, 0), base, EXPECTED_OBJECT))
-            continue
-        measurements: list[msgspec.Raw] | None = None
-        if len(raw_series.measurements) == 0:
-            found.append(((index, 8), f"{base}/measurements", REQUIRED))
-        else:
-            try:
-                measurements = _RAW_LIST.decode(raw_series.measurements)
-            except msgspec.ValidationError:
-                found.append(((index, 8), f"{base}/measurements", EXPECTED_ARRAY))
-        parsed.append((index, base, raw_series, measurements))
-    count = sum(len(m) for *_, m in parsed if m is not None)
-    if count > limits.max_readings:
-        raise TooManyReadings(count, limits.max_readings)
-    specs = [_slow_spec(index, base, raw, m, limits, found) for index, base, raw, m in parsed]
-    _raise_if_found(found)
-    return specs, is_list
+# -- the body form's series members ----------------------------------------------------------------
 
 
-def _slow_spec(
-    index: int,
-    base: str,
-    raw: _SeriesRaw,
-    measurements: list[msgspec.Raw] | None,
-    limits: Limits,
-    found: _Found,
+class _SeriesRaw(msgspec.Struct, rename="camel"):
+    measurements: msgspec.Raw = _ABSENT
+    device_name: msgspec.Raw = _ABSENT
+    device_reference: msgspec.Raw = _ABSENT
+    register_name: msgspec.Raw = _ABSENT
+    register_reference: msgspec.Raw = _ABSENT
+    register_kind: msgspec.Raw = _ABSENT
+    period: msgspec.Raw = _ABSENT
+    unit: msgspec.Raw = _ABSENT
+
+
+_READING_RAW = msgspec.json.Decoder(_ReadingRaw)
+_SERIES_RAW = msgspec.json.Decoder(_SeriesRaw)
+
+
+def _spec(
+    index: int, base: str, raw: _SeriesRaw, readings: _Measurements | None, limits: Limits, found: _Found
 ) -> SeriesSpec:
     def text(member: msgspec.Raw, rank: int, name: str, problem: str = EXPECTED_STRING) -> str | None:
         if _is_missing(member):
@@ -532,7 +489,9 @@ def _slow_spec(
         except ValueError:
             found.append(((index, 6), f"{base}/period", INVALID_PERIOD))
     unit = text(raw.unit, 7, "unit")
-    series = _slow_readings(measurements or [], f"{base}/measurements", (index, 9), limits, found)
+    series = Series(instants=[], values=[], received=0)
+    if readings is not None:
+        series = readings.series(f"{base}/measurements", (index, 9), limits, found)
     return SeriesSpec(
         instants=series.instants,
         values=series.values,

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import tzinfo
 from fractions import Fraction
+from itertools import pairwise
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -91,26 +92,44 @@ class ConsumptionService:
         if low >= high:
             raise invalid("/to", "empty_range", "`to` must be after `from`")
         try:
-            return aggregation.bucket_edges(low, high, interval, tz, max_buckets=MAX_BUCKETS)  # type: ignore[arg-type]
+            return aggregation.bucket_edges(low, high, interval, tz, max_buckets=MAX_BUCKETS)
         except aggregation.TooManyBuckets as exc:
             raise invalid(
-                "/interval", "too_many_buckets", f"at most {MAX_BUCKETS} buckets per request ({exc.count}+ asked)"
+                "/interval",
+                "too_many_buckets",
+                f"at most {MAX_BUCKETS} buckets per request ({exc.count}+ asked)",
             ) from None
         except ValueError as exc:
             raise invalid("/to", "invalid_range", str(exc)) from None
 
     def register(
-        self, actor: Actor, register_id: uuid.UUID, *, from_text: str, to_text: str, interval: str, time_zone: str
+        self,
+        actor: Actor,
+        register_id: uuid.UUID,
+        *,
+        from_text: str,
+        to_text: str,
+        interval: str,
+        time_zone: str,
     ) -> Consumption:
         """Consumption of one register per bucket."""
         tz = zone(time_zone)
         register = RegisterService(self.session, self.clock).get(actor, register_id)
         edges = self._edges(from_text, to_text, interval, tz)
         buckets = self._buckets(register, edges)
-        return Consumption(register.id, None, register.unit, interval, time_zone, edges[0], edges[-1], buckets)
+        return Consumption(
+            register.id, None, register.unit, interval, time_zone, edges[0], edges[-1], buckets
+        )
 
     def point(
-        self, actor: Actor, point_id: uuid.UUID, *, from_text: str, to_text: str, interval: str, time_zone: str
+        self,
+        actor: Actor,
+        point_id: uuid.UUID,
+        *,
+        from_text: str,
+        to_text: str,
+        interval: str,
+        time_zone: str,
     ) -> Consumption:
         """Consumption of a measurement point: its registers, each within its assignment periods,
         summed per bucket in the point's unit."""
@@ -132,7 +151,9 @@ class ConsumptionService:
             factor = conversion(register.unit, point.unit)
             if factor is None:
                 raise invalid(
-                    "/unit", "unit_mismatch", f"register unit {register.unit} does not convert to {point.unit}"
+                    "/unit",
+                    "unit_mismatch",
+                    f"register unit {register.unit} does not convert to {point.unit}",
                 )
             low = max(assignment.valid_from, edges[0])
             high = edges[-1] if assignment.valid_to is None else min(assignment.valid_to, edges[-1])
@@ -140,7 +161,7 @@ class ConsumptionService:
             for sub in self._buckets(register, [low, *inner, high]):
                 index = bisect_right(edges, sub.from_us) - 1
                 parts[index].append(_scaled(sub, factor))
-        buckets = [_combine(a, b, group) for (a, b), group in zip(zip(edges, edges[1:], strict=False), parts, strict=True)]
+        buckets = [_combine(a, b, group) for (a, b), group in zip(pairwise(edges), parts, strict=True)]
         return Consumption(None, point.id, point.unit, interval, time_zone, edges[0], edges[-1], buckets)
 
     def _buckets(self, register: Register, edges: list[int]) -> list[Bucket]:

@@ -153,7 +153,11 @@ class IngestService:
                     if stored != value:
                         duplicates = True
                         problems.append(
-                            {"pointer": base, "problem": "duplicate_instant", "readAt": format_instant(instant)}
+                            {
+                                "pointer": base,
+                                "problem": "duplicate_instant",
+                                "readAt": format_instant(instant),
+                            }
                         )
             if kind == "interval" and item.instants:
                 period = periods.parse_period(period_text)
@@ -223,7 +227,7 @@ class IngestService:
             self._record_conflicts(key, changed, import_id)
         if touched:
             newest = max(touched)
-            last_read_at, last_value = latest.get(key, (None, None))
+            last_read_at = latest.get(key, (None, None))[0]
             if last_read_at is None or newest >= last_read_at:
                 value = stored_value_after(newest, new_instants, new_values, changed, options.overwrite)
                 latest[key] = (newest, value)
@@ -306,7 +310,7 @@ class IngestService:
                     MeasurementConflict.read_at,
                     MeasurementConflict.sent_value,
                     MeasurementConflict.status,
-                    MeasurementConflict.count,
+                    MeasurementConflict.count.label("seen"),
                 ).where(
                     MeasurementConflict.register_key == key,
                     MeasurementConflict.read_at.between(changed[0][0], changed[-1][0]),
@@ -336,7 +340,7 @@ class IngestService:
                 updates.append(
                     {
                         "id": row.id,
-                        "count": row.count + 1,
+                        "count": row.seen + 1,
                         "stored_value": old,
                         "last_seen_at": now,
                         "last_import_id": import_id,
@@ -369,7 +373,9 @@ class IngestService:
             newest = newest_per_device[device_id]
             self.session.execute(
                 update(Device)
-                .where(Device.id == device_id, (Device.last_read_at.is_(None)) | (Device.last_read_at < newest))
+                .where(
+                    Device.id == device_id, (Device.last_read_at.is_(None)) | (Device.last_read_at < newest)
+                )
                 .values(last_read_at=newest)
             )
         register_ids: list[str] = []

@@ -52,9 +52,11 @@ class LinkingService:
             tz = zone(row.time_zone, f"{at}/timeZone")
             valid_from = parse_bound(row.valid_from, tz, f"{at}/validFrom")
             valid_to = None if row.valid_to is None else parse_bound(row.valid_to, tz, f"{at}/validTo")
-            locked = self.session.scalar(select(Register).where(Register.key == register.key).with_for_update())
+            locked = self.session.scalar(
+                select(Register).where(Register.key == register.key).with_for_update()
+            )
             assert locked is not None
-            result.append(self.structure._insert_assignment(actor, point, locked, valid_from, valid_to, at))  # noqa: SLF001
+            result.append(self.structure.insert_assignment(actor, point, locked, valid_from, valid_to, at))
         return result
 
     def _register(self, actor: Actor, row: BulkAssignmentRow, at: str) -> Register:
@@ -66,7 +68,9 @@ class LinkingService:
         if device is None:
             raise _missing("device", f"{at}/deviceReference")
         register = self.session.scalar(
-            select(Register).where(Register.device_id == device.id, Register.reference == row.register_reference)
+            select(Register).where(
+                Register.device_id == device.id, Register.reference == row.register_reference
+            )
         )
         if register is None:
             raise _missing("register", f"{at}/registerReference")
@@ -97,4 +101,6 @@ class LinkingService:
 
 
 def _missing(what: str, pointer: str) -> StructureNotFound:
-    return StructureNotFound(f"No {what} with this reference.", details=[{"pointer": pointer, "problem": "not_found"}])
+    return StructureNotFound(
+        f"No {what} with this reference.", details=[{"pointer": pointer, "problem": "not_found"}]
+    )

@@ -125,7 +125,9 @@ class RegisterService:
         query = select(Register).where(Register.device_id == device.id)
         if after is not None:
             query = query.where(tuple_(Register.name_normalized, Register.key) > tuple_(after[0], after[1]))
-        rows = list(self.session.scalars(query.order_by(Register.name_normalized, Register.key).limit(size + 1)))
+        rows = list(
+            self.session.scalars(query.order_by(Register.name_normalized, Register.key).limit(size + 1))
+        )
         items = rows[:size]
         next_cursor = None
         if len(rows) > size:
@@ -142,7 +144,9 @@ class RegisterService:
         actor.require_writer()
         device = self.devices.get_for_update(actor, device_id)
         name = check_text(data.name, "/name", MAX_NAME)
-        reference = None if data.reference is None else check_text(data.reference, "/reference", MAX_REFERENCE)
+        reference = (
+            None if data.reference is None else check_text(data.reference, "/reference", MAX_REFERENCE)
+        )
         obis = None if data.obis_code is None else check_text(data.obis_code, "/obisCode", MAX_OBIS)
         self._check_free(device.id, name, reference, None)
         return self.insert(
@@ -223,7 +227,11 @@ class RegisterService:
             changes.get("reference", register.reference),
             register.key,
         )
-        audited = {k: {"from": getattr(register, k), "to": v} for k, v in changes.items() if k in {"kind", "period", "unit"}}
+        audited = {
+            k: {"from": getattr(register, k), "to": v}
+            for k, v in changes.items()
+            if k in {"kind", "period", "unit"}
+        }
         for key, value in changes.items():
             setattr(register, key, value)
         if "name" in changes:
@@ -251,7 +259,9 @@ class RegisterService:
             details={"deviceId": str(register.device_id), "name": register.name, "measurements": readings},
         )
 
-    def _check_free(self, device_id: uuid.UUID, name: str, reference: str | None, own_key: int | None) -> None:
+    def _check_free(
+        self, device_id: uuid.UUID, name: str, reference: str | None, own_key: int | None
+    ) -> None:
         if reference is not None:
             taken = self.find(device_id, reference=reference, name=None)
             if taken is not None and taken.key != own_key:

@@ -37,8 +37,9 @@ def insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, An
         statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - only the two supported databases
         statement = insert(table).values(**values)
-    result = session.execute(statement)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    # RETURNING tells inserted from skipped on both drivers (rowcount is not reliable here).
+    key = next(iter(table.primary_key.columns))
+    return session.execute(statement.returning(key)).first() is not None
 
 
 def lock_registers(session: Session, keys: Sequence[int]) -> dict[int, tuple[int | None, int | None]]:
@@ -50,7 +51,8 @@ def lock_registers(session: Session, keys: Sequence[int]) -> dict[int, tuple[int
     if is_pg:
         with raw.cursor() as cursor:
             cursor.execute(
-                "SELECT key, last_read_at, last_value FROM registers WHERE key = ANY(%s) ORDER BY key FOR UPDATE",
+                "SELECT key, last_read_at, last_value FROM registers"
+                " WHERE key = ANY(%s) ORDER BY key FOR UPDATE",
                 (ordered,),
             )
             for key, last_read_at, last_value in cursor.fetchall():
@@ -59,7 +61,9 @@ def lock_registers(session: Session, keys: Sequence[int]) -> dict[int, tuple[int
     cursor = raw.cursor()
     try:
         for key in ordered:
-            row = cursor.execute("SELECT last_read_at, last_value FROM registers WHERE key = ?", (key,)).fetchone()
+            row = cursor.execute(
+                "SELECT last_read_at, last_value FROM registers WHERE key = ?", (key,)
+            ).fetchone()
             if row is not None:
                 found[key] = (row[0], row[1])
     finally:
@@ -73,7 +77,8 @@ def stored_range(session: Session, key: int, low: int, high: int) -> dict[int, i
     if is_pg:
         with raw.cursor() as cursor:
             cursor.execute(
-                "SELECT read_at, value FROM measurements WHERE register_key = %s AND read_at BETWEEN %s AND %s",
+                "SELECT read_at, value FROM measurements"
+                " WHERE register_key = %s AND read_at BETWEEN %s AND %s",
                 (key, low, high),
             )
             return dict(cursor.fetchall())
@@ -97,7 +102,9 @@ def insert_readings(session: Session, key: int, instants: Sequence[int], values:
     if is_pg:
         with (
             raw.cursor() as cursor,
-            cursor.copy("COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)") as copy,
+            cursor.copy(
+                "COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)"
+            ) as copy,
         ):
             copy.set_types(["int8", "int8", "int8"])
             write_row = copy.write_row
@@ -158,10 +165,11 @@ def neighbour(session: Session, key: int, instant: int, *, before: bool) -> tupl
     """The reading at or before `instant` (before=True), or at or after it."""
     raw, is_pg = _driver(session)
     mark = "%s" if is_pg else "?"
-    if before:
-        sql = f"SELECT read_at, value FROM measurements WHERE register_key = {mark} AND read_at <= {mark} ORDER BY read_at DESC LIMIT 1"
-    else:
-        sql = f"SELECT read_at, value FROM measurements WHERE register_key = {mark} AND read_at >= {mark} ORDER BY read_at LIMIT 1"
+    comparison, order = ("<=", "DESC") if before else (">=", "ASC")
+    sql = (
+        f"SELECT read_at, value FROM measurements WHERE register_key = {mark}"
+        f" AND read_at {comparison} {mark} ORDER BY read_at {order} LIMIT 1"
+    )
     cursor = raw.cursor()
     try:
         cursor.execute(sql, (key, instant))

@@ -20,12 +20,17 @@ from zevvy_server.metering.errors import BulkInvalid
 
 if TYPE_CHECKING:
     from zevvy_server.identity.models import AuditEvent
+    from zevvy_server.metering.aggregation import Bucket as AggregateBucket
     from zevvy_server.metering.models import (
+        Assignment,
         Device,
         ImportBatch,
         MeasurementConflict,
+        MeasurementPoint,
         MeasurementRevision,
+        Property,
         Register,
+        UsageUnit,
     )
 
 T = TypeVar("T")
@@ -459,13 +464,17 @@ def _problem(message: str) -> str:
     return "invalid"
 
 
-def decode(raw: bytes, kind: type[T], *, aliases: dict[str, str] | None = None) -> T:
-    """Decode a small request body into `kind`; every failure is a 422 with a JSON pointer."""
+def decode_json(raw: bytes) -> Any:
+    """Any JSON value of a small request body; 422 `malformed_json` when it is not JSON."""
     try:
-        data = msgspec.json.decode(raw) if raw else None
+        return msgspec.json.decode(raw) if raw else None
     except msgspec.DecodeError as exc:
         raise BulkInvalid([{"pointer": "", "problem": "malformed_json", "message": str(exc)}]) from exc
-    return convert(data, kind, aliases=aliases)
+
+
+def decode(raw: bytes, kind: type[T], *, aliases: dict[str, str] | None = None) -> T:
+    """Decode a small request body into `kind`; every failure is a 422 with a JSON pointer."""
+    return convert(decode_json(raw), kind, aliases=aliases)
 
 
 def convert(data: Any, kind: type[T], *, aliases: dict[str, str] | None = None) -> T:
@@ -594,4 +603,69 @@ def audit_out(row: AuditEvent) -> AuditOut:
         action=row.action,
         target=row.target,
         details=row.details,
+    )
+
+
+def property_out(row: Property) -> PropertyOut:
+    """The wire form of a property."""
+    return PropertyOut(
+        id=row.id,
+        name=row.name,
+        reference=row.reference,
+        address=row.address,
+        created_at=stamp(row.created_at),
+        updated_at=stamp(row.updated_at),
+    )
+
+
+def usage_unit_out(row: UsageUnit) -> UsageUnitOut:
+    """The wire form of a usage unit."""
+    return UsageUnitOut(
+        id=row.id,
+        property_id=row.property_id,
+        name=row.name,
+        reference=row.reference,
+        created_at=stamp(row.created_at),
+        updated_at=stamp(row.updated_at),
+    )
+
+
+def point_out(row: MeasurementPoint) -> MeasurementPointOut:
+    """The wire form of a measurement point."""
+    return MeasurementPointOut(
+        id=row.id,
+        usage_unit_id=row.usage_unit_id,
+        name=row.name,
+        cost_type=row.cost_type,  # type: ignore[arg-type]
+        unit=row.unit,
+        created_at=stamp(row.created_at),
+        updated_at=stamp(row.updated_at),
+    )
+
+
+def assignment_out(row: Assignment, register_id: uuid.UUID, device_id: uuid.UUID) -> AssignmentOut:
+    """The wire form of an assignment."""
+    return AssignmentOut(
+        id=row.id,
+        measurement_point_id=row.measurement_point_id,
+        register_id=register_id,
+        device_id=device_id,
+        valid_from=instant(row.valid_from),
+        valid_to=maybe_instant(row.valid_to),
+        created_at=stamp(row.created_at),
+        updated_at=stamp(row.updated_at),
+    )
+
+
+def bucket_out(bucket: AggregateBucket) -> Bucket:
+    """The wire form of a consumption bucket."""
+    return Bucket(
+        from_=instant(bucket.from_us),
+        to=instant(bucket.to_us),
+        value=maybe_number(bucket.value),
+        estimated=bucket.estimated,
+        partial=bucket.partial,
+        resets=bucket.resets,
+        expected_slots=bucket.expected_slots,
+        received_slots=bucket.received_slots,
     )

@@ -30,7 +30,14 @@ from zevvy_server.metering.common import (
     encode_cursor,
 )
 from zevvy_server.metering.errors import AssignmentOverlap, InUse, ReferenceTaken, StructureNotFound, invalid
-from zevvy_server.metering.models import COST_TYPES, Assignment, MeasurementPoint, Property, Register, UsageUnit
+from zevvy_server.metering.models import (
+    COST_TYPES,
+    Assignment,
+    MeasurementPoint,
+    Property,
+    Register,
+    UsageUnit,
+)
 from zevvy_server.metering.readings import parse_bound, zone
 from zevvy_server.metering.schemas import (
     AssignmentIn,
@@ -67,7 +74,9 @@ class StructureService:
         self.clock = clock
 
     # -- generic ----------------------------------------------------------------------------------
-    def _get(self, model: type[Any], actor: Actor, row_id: uuid.UUID, what: str, *, lock: bool = False) -> Any:
+    def _get(
+        self, model: type[Any], actor: Actor, row_id: uuid.UUID, what: str, *, lock: bool = False
+    ) -> Any:
         query = select(model).where(model.id == row_id, model.organization_id == actor.organization_id)
         row = self.session.scalar(query.with_for_update() if lock else query)
         if row is None:
@@ -84,14 +93,18 @@ class StructureService:
             try:
                 last_id = uuid.UUID(after[1])
             except ValueError:
-                raise invalid("/cursor", "invalid_cursor", "the cursor does not belong to this list") from None
+                raise invalid(
+                    "/cursor", "invalid_cursor", "the cursor does not belong to this list"
+                ) from None
             query = query.where((model.name > after[0]) | ((model.name == after[0]) & (model.id > last_id)))
         rows = list(self.session.scalars(query.order_by(model.name, model.id).limit(size + 1)))
         items = rows[:size]
         next_cursor = encode_cursor(kind, [items[-1].name, str(items[-1].id)]) if len(rows) > size else None
         return Page(items, next_cursor)
 
-    def _reference_free(self, model: type[Any], actor: Actor, reference: str | None, own: uuid.UUID | None) -> None:
+    def _reference_free(
+        self, model: type[Any], actor: Actor, reference: str | None, own: uuid.UUID | None
+    ) -> None:
         if reference is None:
             return
         taken = self.session.scalar(
@@ -216,7 +229,9 @@ class StructureService:
         """Delete a usage unit without measurement points (409 `in_use` otherwise)."""
         actor.require_writer()
         row = self._get(UsageUnit, actor, unit_id, "usage unit", lock=True)
-        points = self.session.scalar(select(func.count()).where(MeasurementPoint.usage_unit_id == row.id)) or 0
+        points = (
+            self.session.scalar(select(func.count()).where(MeasurementPoint.usage_unit_id == row.id)) or 0
+        )
         if points:
             raise InUse(f"The usage unit has {points} measurement point(s); delete them first.")
         self.session.delete(row)
@@ -253,7 +268,9 @@ class StructureService:
         self.session.flush()
         return row
 
-    def update_point(self, actor: Actor, point_id: uuid.UUID, patch: MeasurementPointPatch) -> MeasurementPoint:
+    def update_point(
+        self, actor: Actor, point_id: uuid.UUID, patch: MeasurementPointPatch
+    ) -> MeasurementPoint:
         """Apply a merge patch."""
         actor.require_writer()
         row = self._get(MeasurementPoint, actor, point_id, "measurement point", lock=True)
@@ -307,7 +324,9 @@ class StructureService:
             next_cursor = encode_cursor("assignments", [last.valid_from, str(last.id)])
         return Page(views, next_cursor)
 
-    def assign(self, actor: Actor, point_id: uuid.UUID, items: list[AssignmentIn], pointer: str = "") -> list[AssignmentView]:
+    def assign(
+        self, actor: Actor, point_id: uuid.UUID, items: list[AssignmentIn], pointer: str = ""
+    ) -> list[AssignmentView]:
         """Assign registers to a point, each for [validFrom, validTo); 409 `assignment_overlap`
         when a register is assigned for part of that period already (to any point)."""
         actor.require_writer()
@@ -319,7 +338,7 @@ class StructureService:
             tz = zone(item.time_zone, f"{at}/timeZone")
             valid_from = parse_bound(item.valid_from, tz, f"{at}/validFrom")
             valid_to = None if item.valid_to is None else parse_bound(item.valid_to, tz, f"{at}/validTo")
-            views.append(self._insert_assignment(actor, point, register, valid_from, valid_to, at))
+            views.append(self.insert_assignment(actor, point, register, valid_from, valid_to, at))
         return views
 
     def _register(self, actor: Actor, register_id: uuid.UUID, pointer: str) -> Register:
@@ -329,10 +348,12 @@ class StructureService:
             .with_for_update()
         )
         if register is None:
-            raise StructureNotFound("No such register.", details=[{"pointer": pointer, "problem": "not_found"}])
+            raise StructureNotFound(
+                "No such register.", details=[{"pointer": pointer, "problem": "not_found"}]
+            )
         return register
 
-    def _insert_assignment(
+    def insert_assignment(
         self,
         actor: Actor,
         point: MeasurementPoint,
@@ -345,14 +366,15 @@ class StructureService:
     ) -> AssignmentView:
         if valid_to is not None and valid_to <= valid_from:
             raise invalid(f"{pointer}/validTo", "empty_range", "validTo must be after validFrom")
-        overlapping = self.session.scalar(
-            select(Assignment).where(
-                Assignment.register_key == register.key,
-                Assignment.id != own if own is not None else True,
-                Assignment.valid_to.is_(None) | (Assignment.valid_to > valid_from),
-                Assignment.valid_from < valid_to if valid_to is not None else True,
-            )
-        )
+        filters = [
+            Assignment.register_key == register.key,
+            Assignment.valid_to.is_(None) | (Assignment.valid_to > valid_from),
+        ]
+        if valid_to is not None:
+            filters.append(Assignment.valid_from < valid_to)
+        if own is not None:
+            filters.append(Assignment.id != own)
+        overlapping = self.session.scalars(select(Assignment).where(*filters).limit(1)).first()
         if overlapping is not None:
             raise AssignmentOverlap(str(overlapping.id))
         now = self.clock.now()
@@ -386,18 +408,24 @@ class StructureService:
         )
         return AssignmentView(row, register.id, register.device_id)
 
-    def update_assignment(self, actor: Actor, assignment_id: uuid.UUID, patch: AssignmentPatch) -> AssignmentView:
+    def update_assignment(
+        self, actor: Actor, assignment_id: uuid.UUID, patch: AssignmentPatch
+    ) -> AssignmentView:
         """Move an assignment's period (same overlap rule)."""
         actor.require_writer()
         row = self._get(Assignment, actor, assignment_id, "assignment", lock=True)
         register = self.session.get_one(Register, row.register_key)
         point = self.session.get_one(MeasurementPoint, row.measurement_point_id)
         tz = zone(patch.time_zone)
-        valid_from = row.valid_from if isinstance(patch.valid_from, UnsetType) else parse_bound(patch.valid_from, tz, "/validFrom")
+        valid_from = (
+            row.valid_from
+            if isinstance(patch.valid_from, UnsetType)
+            else parse_bound(patch.valid_from, tz, "/validFrom")
+        )
         valid_to = row.valid_to
         if not isinstance(patch.valid_to, UnsetType):
             valid_to = None if patch.valid_to is None else parse_bound(patch.valid_to, tz, "/validTo")
-        return self._insert_assignment(actor, point, register, valid_from, valid_to, "", own=row.id)
+        return self.insert_assignment(actor, point, register, valid_from, valid_to, "", own=row.id)
 
     def delete_assignment(self, actor: Actor, assignment_id: uuid.UUID) -> None:
         """Remove an assignment (audited)."""
@@ -408,7 +436,11 @@ class StructureService:
             actor,
             "assignment.deleted",
             f"assignment:{row.id}",
-            {"measurementPointId": str(row.measurement_point_id), "validFrom": row.valid_from, "validTo": row.valid_to},
+            {
+                "measurementPointId": str(row.measurement_point_id),
+                "validFrom": row.valid_from,
+                "validTo": row.valid_to,
+            },
         )
 
     def assignment(self, actor: Actor, assignment_id: uuid.UUID) -> AssignmentView:

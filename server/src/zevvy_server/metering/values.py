@@ -22,6 +22,7 @@ text, and whole seconds, the common case for meter readings, stay short.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -205,7 +206,7 @@ def format_instant(epoch_us: int) -> str:
     return _day_prefix(epoch_us // US_PER_DAY) + _time_of_day(epoch_us % US_PER_DAY)
 
 
-def format_instants(instants_us: list[int]) -> list[str]:
+def format_instants(instants_us: Sequence[int]) -> list[str]:
     """`format_instant` of each instant, in order (about 0.3 µs each)."""
     if instants_us and not (min(instants_us) >= MIN_INSTANT_US and max(instants_us) <= MAX_INSTANT_US):
         raise ValueError("an instant is outside years 0001..9999")

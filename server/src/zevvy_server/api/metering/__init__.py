@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from zevvy_server.api.metering import devices, measurements, registers
+from zevvy_server.api.metering import consumption, devices, imports, measurements, registers, structure
 
 router = APIRouter()
-for _module in (devices, registers, measurements):
+for _module in (devices, registers, measurements, imports, consumption, structure):
     router.include_router(_module.router)

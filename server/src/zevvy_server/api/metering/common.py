@@ -55,7 +55,9 @@ def scoped(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, whose token must carry every one of `scopes` (401/403 otherwise)."""
     check = require_scopes(*scopes)
 
-    async def dependency(request: Request, _doc: Any = Security(_bearer_doc, scopes=list(scopes))) -> Principal:
+    async def dependency(
+        request: Request, _doc: Any = Security(_bearer_doc, scopes=list(scopes))
+    ) -> Principal:
         return await check(request)
 
     return dependency
@@ -194,7 +196,9 @@ def error_docs(*statuses: int, conflict: str | None = None) -> dict[int | str, d
     return docs
 
 
-def ok_doc(status: int, kind: Any, description: str, *, csv: bool = False, example: Any = None) -> dict[int | str, dict[str, Any]]:
+def ok_doc(
+    status: int, kind: Any, description: str, *, csv: bool = False, example: Any = None
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI response for success, from the wire type's JSON Schema."""
     content: dict[str, Any] = {JSON: {"schema": json_schema(kind)}}
     if example is not None:

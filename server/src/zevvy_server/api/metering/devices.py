@@ -47,7 +47,10 @@ def _out(view: DeviceView) -> DeviceOut:
     + " `Name` and `Reference` are accepted as aliases of `name` and `reference`. Names (compared "
     "in Unicode NFC form) and references are unique within the organization: a taken one answers "
     "409 `name_taken` / `reference_taken` with `existingId`.",
-    responses={**ok_doc(201, DeviceOut, "The new device."), **error_docs(409, 413, 422, conflict="reference_taken")},
+    responses={
+        **ok_doc(201, DeviceOut, "The new device."),
+        **error_docs(409, 413, 422, conflict="reference_taken"),
+    },
     openapi_extra=body_doc(DeviceIn, EXAMPLE),
 )
 async def create_device(request: Request, principal: Principal = Depends(scoped(SCOPE))) -> Response:
@@ -124,8 +127,13 @@ async def get_device_by_reference(
     summary="Change a device",
     description=scope_text(SCOPE, writes=True)
     + " A JSON merge patch: members present are set, `reference: null` removes the reference.",
-    responses={**ok_doc(200, DeviceOut, "The changed device."), **error_docs(404, 409, 413, 422, conflict="name_taken")},
-    openapi_extra=body_doc(DevicePatch, {"name": "Charging station north"}, media="application/merge-patch+json"),
+    responses={
+        **ok_doc(200, DeviceOut, "The changed device."),
+        **error_docs(404, 409, 413, 422, conflict="name_taken"),
+    },
+    openapi_extra=body_doc(
+        DevicePatch, {"name": "Charging station north"}, media="application/merge-patch+json"
+    ),
 )
 async def update_device(
     request: Request, device_id: IdPath, principal: Principal = Depends(scoped(SCOPE))

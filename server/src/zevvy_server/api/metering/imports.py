@@ -97,7 +97,9 @@ async def list_conflicts(
     return page_response(page, _conflict)
 
 
-async def _decide(request: Request, principal: Principal, register_id: object, conflict_id: object, accept: bool) -> Response:
+async def _decide(
+    request: Request, principal: Principal, register_id: object, conflict_id: object, accept: bool
+) -> Response:
     ctx = get_ctx(request)
     actor = actor_of(principal)
     view = await write(
@@ -113,7 +115,10 @@ async def _decide(request: Request, principal: Principal, register_id: object, c
     description=scope_text(SCOPE, writes=True)
     + " Stores the sent value; the value it replaces is kept in the register's revisions. Audited. "
     "409 `conflict_resolved` when the conflict was already decided.",
-    responses={**ok_doc(200, ConflictOut, "The accepted conflict."), **error_docs(404, 409, conflict="conflict_resolved")},
+    responses={
+        **ok_doc(200, ConflictOut, "The accepted conflict."),
+        **error_docs(404, 409, conflict="conflict_resolved"),
+    },
 )
 async def accept_conflict(
     request: Request,
@@ -129,7 +134,10 @@ async def accept_conflict(
     summary="Reject a conflict",
     description=scope_text(SCOPE, writes=True)
     + " Keeps the stored value. Audited. 409 `conflict_resolved` when the conflict was already decided.",
-    responses={**ok_doc(200, ConflictOut, "The rejected conflict."), **error_docs(404, 409, conflict="conflict_resolved")},
+    responses={
+        **ok_doc(200, ConflictOut, "The rejected conflict."),
+        **error_docs(404, 409, conflict="conflict_resolved"),
+    },
 )
 async def reject_conflict(
     request: Request,
@@ -156,7 +164,9 @@ async def list_imports(
 ) -> Response:
     ctx = get_ctx(request)
     actor = actor_of(principal)
-    page = await read(request, lambda s: ReadingService(s, ctx.clock).imports(actor, limit=limit, cursor=cursor))
+    page = await read(
+        request, lambda s: ReadingService(s, ctx.clock).imports(actor, limit=limit, cursor=cursor)
+    )
     return page_response(page, import_out)
 
 
@@ -180,6 +190,7 @@ async def list_audit(
     ctx = get_ctx(request)
     actor = actor_of(principal)
     page = await read(
-        request, lambda s: ReadingService(s, ctx.clock).audit(actor, action=action, limit=limit, cursor=cursor)
+        request,
+        lambda s: ReadingService(s, ctx.clock).audit(actor, action=action, limit=limit, cursor=cursor),
     )
     return page_response(page, audit_out)

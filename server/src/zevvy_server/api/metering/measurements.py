@@ -110,11 +110,13 @@ def _bulk_responses(*kinds: object) -> dict[int | str, dict[str, object]]:
     summary="Import readings of a register addressed by references",
     description=scope_text(SCOPE, writes=True)
     + " References are single path segments: percent-encode them (`/` as `%2F`). "
-    "`registerKind`, `period` and `unit` apply only when the register is created here."
-    + _BULK_RULES,
+    "`registerKind`, `period` and `unit` apply only when the register is created here." + _BULK_RULES,
     responses=_bulk_responses(BulkResult),
     openapi_extra={
-        "requestBody": {"required": True, "content": {JSON: {"schema": _READINGS_SCHEMA, "example": _PATH_EXAMPLE}}}
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": _READINGS_SCHEMA, "example": _PATH_EXAMPLE}},
+        }
     },
 )
 async def bulk_by_reference(
@@ -244,7 +246,9 @@ async def _readings(
         headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else None
         text = readings_csv(page.instants, page.values, tz, delimiter)
         return Response(text, 200, headers=headers, media_type="text/csv; charset=utf-8")
-    items = [Reading(read_at=instant(t), value=number(v)) for t, v in zip(page.instants, page.values, strict=True)]
+    items = [
+        Reading(read_at=instant(t), value=number(v)) for t, v in zip(page.instants, page.values, strict=True)
+    ]
     return json_response({"items": items, "nextCursor": page.next_cursor})
 
 

@@ -43,7 +43,7 @@ EXAMPLE = {
     status_code=201,
     summary="Create a register",
     description=scope_text(SCOPE, writes=True)
-    + " `kind` is `counter` (a meter reading, \"Zählerstand\"; default) or `interval` (the "
+    + ' `kind` is `counter` (a meter reading, "Zählerstand"; default) or `interval` (the '
     'consumption of the period ending at the stamp, "Verbrauchswert"); `period` an ISO 8601 duration '
     "(default `PT15M`); `unit` defaults to `Wh`. Names and references are unique within the device.",
     responses={

@@ -156,3 +156,17 @@ def test_a_client_without_auth_url_uses_its_token_until_refused(
         with pytest.raises(zevvy.AuthenticationError) as caught:
             bare.list_devices()
     assert caught.value.status == 401
+
+
+def test_the_async_client_refreshes_on_401_too(live_server: Server, account: Account) -> None:
+    """A refused token is refreshed once and the request repeated, awaited."""
+
+    async def scenario() -> zevvy.Device:
+        async with zevvy.AsyncClient(live_server.url, auth_url=live_server.auth_url) as client:
+            authorization = await client.start_login()
+            live_server.approve(authorization.user_code, account)
+            tokens = await client.finish_login(authorization)
+            client.token_store.save(dataclasses.replace(tokens, access_token="not-a-valid-token"))
+            return await client.create_device("async, after a 401")
+
+    assert asyncio.run(scenario()).name == "async, after a 401"

@@ -189,8 +189,8 @@ def test_conflicts_are_counted_written_and_optionally_fatal(logged_in: Cli, tmp_
     )
     assert result.returncode == 4, result.stderr
     assert "96 unchanged" in result.stdout and "1 conflicts" in result.stdout
-    rows = list(csv.DictReader(conflicts.open()))
-    assert rows == [{"readAt": "2024-06-02T23:00:00Z", "storedValue": "1254310", "sentValue": "1"}]
+    rows = list(csv.DictReader(io.StringIO(conflicts.read_text())))
+    assert rows == [{"readAt": "2024-06-02T23:00:00Z", "storedValue": "1254308", "sentValue": "1"}]
 
 
 def test_an_invalid_file_is_refused_before_anything_is_sent(logged_in: Cli, tmp_path: Path) -> None:

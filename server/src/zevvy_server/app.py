@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from zevvy_server import __version__
 from zevvy_server.clock import Clock
@@ -40,8 +41,8 @@ def create_app(
     from fastapi.staticfiles import StaticFiles
 
     from zevvy_server.api import health
-    from zevvy_server.api import oauth as oauth_api
     from zevvy_server.api import metering as metering_api
+    from zevvy_server.api import oauth as oauth_api
     from zevvy_server.bootstrap import session_secret
     from zevvy_server.console import auth_pages, docs_pages, guide, oauth_pages
     from zevvy_server.console.framework import STATIC_DIR, error_page
@@ -75,6 +76,8 @@ def create_app(
     app.include_router(guide.router)
     app.mount("/static/swagger", docs_pages.swagger_static(), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Responses of 1 KiB and more go out gzip-compressed to clients that accept it.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     # Outermost first: raw-path routing must see the request before anything routes it.
     app.add_middleware(RequestMiddleware, https=settings.secure_cookies)
     app.add_middleware(RawPathMiddleware)

@@ -55,7 +55,9 @@ def make_client(live_server: LiveServer, make_org: Callable[..., Organization]) 
         org = org or make_org()
         options.setdefault("redirect_uris", ["http://127.0.0.1:9/callback"])
         with live_server.db.write() as session:
-            client, secret = ClientService(session, live_server.clock).create(unique("client"), org.id, **options)
+            client, secret = ClientService(session, live_server.clock).create(
+                unique("client"), org.id, **options
+            )
         return ApiClient(client, secret)
 
     return make
@@ -86,7 +88,7 @@ def pkce_pair() -> tuple[str, str]:
 
 
 @pytest.fixture
-def browser_session(live_server: LiveServer) -> Callable[[Account], httpx.Client]:
+def browser_session(live_server: LiveServer) -> Iterator[Callable[[Account], httpx.Client]]:
     """An HTTP client signed in to the console as `account` (closed at the end of the test)."""
     opened: list[httpx.Client] = []
 
@@ -97,7 +99,7 @@ def browser_session(live_server: LiveServer) -> Callable[[Account], httpx.Client
         assert response.status_code == 303, response.text
         return client
 
-    yield sign_in  # type: ignore[misc]
+    yield sign_in
     for client in opened:
         client.close()
 
@@ -159,7 +161,9 @@ def api_token(
 ) -> Callable[..., str]:
     """An access token for the metering API, through the real device flow (all scopes by default)."""
 
-    def mint(scope: str = "device register measurement offline_access", account: Account | None = None) -> str:
+    def mint(
+        scope: str = "device register measurement offline_access", account: Account | None = None
+    ) -> str:
         account = account or make_user()
         client = make_client(org=account.organization)
         token: str = device_tokens(client, scope, account)["access_token"]

@@ -38,7 +38,9 @@ def connect(
     def make(scope: str = ALL, role: str = "editor", like: Caller | None = None) -> Caller:
         account = make_user(org=like.account.organization if like else None, role=role)
         token = api_token(scope, account)
-        http = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        http = httpx.Client(
+            base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        )
         opened.append(http)
         return Caller(http, account)
 
@@ -49,7 +51,10 @@ def connect(
 
 def bulk_url(device_ref: str, register_ref: str = "r") -> str:
     """The path form's URL."""
-    return f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(register_ref, safe='')}/measurements/_bulk_create"
+    return (
+        f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(register_ref, safe='')}"
+        "/measurements/_bulk_create"
+    )
 
 
 def counter(start: datetime, end: datetime, *, first: int = 0, seed: int = 1) -> list[dict[str, Any]]:
@@ -111,13 +116,19 @@ def test_dst_days_have_92_and_100_quarter_hours_and_months_are_the_sum_of_their_
     assert months["total"] == days["total"] == months["buckets"][0]["value"] + months["buckets"][1]["value"]
     assert months["total"] > 0
 
-    csv = caller.http.get(path, params={"from": "2025-03-30", "to": "2025-03-31", "format": "csv", "delimiter": ";"})
+    csv = caller.http.get(
+        path, params={"from": "2025-03-30", "to": "2025-03-31", "format": "csv", "delimiter": ";"}
+    )
     header, line = csv.text.splitlines()
     assert header.startswith("from;to;localFrom;localTo;value")
-    assert line.startswith("2025-03-29T23:00:00Z;2025-03-30T22:00:00Z;2025-03-30T00:00:00+01:00;2025-03-31T00:00:00+02:00;")
+    assert line.startswith(
+        "2025-03-29T23:00:00Z;2025-03-30T22:00:00Z;2025-03-30T00:00:00+01:00;2025-03-31T00:00:00+02:00;"
+    )
 
 
-def test_edges_between_readings_interpolate_and_nothing_is_extrapolated(connect: Callable[..., Caller]) -> None:
+def test_edges_between_readings_interpolate_and_nothing_is_extrapolated(
+    connect: Callable[..., Caller],
+) -> None:
     caller = connect()
     url = bulk_url(unique("interp"))
     register_id = send(
@@ -129,7 +140,9 @@ def test_edges_between_readings_interpolate_and_nothing_is_extrapolated(connect:
         ],
     )
     day = consumption(
-        caller, f"/registers/{register_id}/consumption", **{"from": "2025-01-01", "to": "2025-01-03", "interval": "day"}
+        caller,
+        f"/registers/{register_id}/consumption",
+        **{"from": "2025-01-01", "to": "2025-01-03", "interval": "day"},
     )["buckets"]
     # 2025-01-02 starts at 23:00Z: the counter is interpolated there (110); the day ends after the
     # last reading, so it is partial and counts up to that reading only.
@@ -145,15 +158,28 @@ def test_interval_registers_count_a_value_in_the_bucket_of_its_period(connect: C
         for h in range(0, 24)
         for m in (0, 15, 30, 45)
     ]
-    readings += [{"readAt": "2025-10-25T22:15:00Z", "value": 1}, {"readAt": "2025-10-25T22:30:00Z", "value": 1}]
-    readings += [{"readAt": "2025-10-25T22:45:00Z", "value": 1}, {"readAt": "2025-10-25T23:00:00Z", "value": 1}]
-    readings += [{"readAt": "2025-10-25T23:15:00Z", "value": 1}, {"readAt": "2025-10-25T23:30:00Z", "value": 1}]
+    readings += [
+        {"readAt": "2025-10-25T22:15:00Z", "value": 1},
+        {"readAt": "2025-10-25T22:30:00Z", "value": 1},
+    ]
+    readings += [
+        {"readAt": "2025-10-25T22:45:00Z", "value": 1},
+        {"readAt": "2025-10-25T23:00:00Z", "value": 1},
+    ]
+    readings += [
+        {"readAt": "2025-10-25T23:15:00Z", "value": 1},
+        {"readAt": "2025-10-25T23:30:00Z", "value": 1},
+    ]
     readings += [{"readAt": "2025-10-25T23:45:00Z", "value": 1}]
     register_id = send(caller, url, readings, registerKind="interval", period="PT15M")
     path = f"/registers/{register_id}/consumption"
-    day = consumption(caller, path, **{"from": "2025-10-26", "to": "2025-10-27", "interval": "day"})["buckets"][0]
+    day = consumption(caller, path, **{"from": "2025-10-26", "to": "2025-10-27", "interval": "day"})[
+        "buckets"
+    ][0]
     assert (day["value"], day["expectedSlots"], day["receivedSlots"]) == (100, 100, 100)
-    hour = consumption(caller, path, **{"from": "2025-10-26T12:00:00Z", "to": "2025-10-26T13:00:00Z", "interval": "hour"})
+    hour = consumption(
+        caller, path, **{"from": "2025-10-26T12:00:00Z", "to": "2025-10-26T13:00:00Z", "interval": "hour"}
+    )
     # Stamps 12:15, 12:30, 12:45 and 13:00 cover 12:00-13:00.
     assert hour["buckets"][0]["value"] == 4 and hour["buckets"][0]["estimated"] is False
 
@@ -173,7 +199,9 @@ def test_a_points_monthly_total_is_right_across_a_meter_swap(connect: Callable[.
     old_id = send(caller, bulk_url(device, "old meter"), old)
     new_id = send(caller, bulk_url(device, "new meter"), new)
     prop = caller.http.post("/properties", json={"name": "Haus", "reference": unique("p")}).json()
-    unit = caller.http.post("/usage-units", json={"propertyId": prop["id"], "name": "Whg 1", "reference": unique("u")}).json()
+    unit = caller.http.post(
+        "/usage-units", json={"propertyId": prop["id"], "name": "Whg 1", "reference": unique("u")}
+    ).json()
     point = caller.http.post(
         "/measurement-points",
         json={"usageUnitId": unit["id"], "name": "Strom", "costType": "electricity", "unit": "Wh"},
@@ -187,7 +215,9 @@ def test_a_points_monthly_total_is_right_across_a_meter_swap(connect: Callable[.
     )
     assert created.status_code == 201, created.text
     june = consumption(
-        caller, f"/measurement-points/{point['id']}/consumption", **{"from": "2025-06-01", "to": "2025-07-01", "interval": "month"}
+        caller,
+        f"/measurement-points/{point['id']}/consumption",
+        **{"from": "2025-06-01", "to": "2025-07-01", "interval": "month"},
     )
     quarter_hours_before = (swap - datetime(2025, 5, 31, 22, tzinfo=UTC)) // timedelta(minutes=15)
     quarter_hours_after = (datetime(2025, 6, 30, 22, tzinfo=UTC) - swap) // timedelta(minutes=15)
@@ -196,14 +226,18 @@ def test_a_points_monthly_total_is_right_across_a_meter_swap(connect: Callable[.
     assert bucket["estimated"] is False and bucket["partial"] is False
     assert bucket["expectedSlots"] == 30 * 96
     days = consumption(
-        caller, f"/measurement-points/{point['id']}/consumption", **{"from": "2025-06-01", "to": "2025-07-01", "interval": "day"}
+        caller,
+        f"/measurement-points/{point['id']}/consumption",
+        **{"from": "2025-06-01", "to": "2025-07-01", "interval": "day"},
     )
     assert sum(d["value"] for d in days["buckets"]) == bucket["value"]
     assert days["buckets"][14]["value"] == 40 * 1 + 56 * 2  # 15 June: 10 h old, 14 h new
 
     caller.http.patch(f"/measurement-points/{point['id']}", json={"unit": "kWh"})
     in_kwh = consumption(
-        caller, f"/measurement-points/{point['id']}/consumption", **{"from": "2025-06-01", "to": "2025-07-01", "interval": "month"}
+        caller,
+        f"/measurement-points/{point['id']}/consumption",
+        **{"from": "2025-06-01", "to": "2025-07-01", "interval": "month"},
     )
     assert in_kwh["unit"] == "kWh" and in_kwh["buckets"][0]["value"] == Decimal(bucket["value"]) / 1000
 

@@ -40,7 +40,9 @@ def connect(
     def make(scope: str = ALL, role: str = "editor", like: Caller | None = None) -> Caller:
         account = make_user(org=like.account.organization if like else None, role=role)
         token = api_token(scope, account)
-        http = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        http = httpx.Client(
+            base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
         opened.append(http)
         return Caller(http, account)
 
@@ -69,7 +71,10 @@ def counts(db: Database, caller: Caller) -> tuple[int, int, int]:
 
 def put_readings(caller: Caller, device_ref: str, register_ref: str, count: int = 3) -> dict[str, object]:
     """Import a few readings through the path form."""
-    url = f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(register_ref, safe='')}/measurements/_bulk_create"
+    url = (
+        f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(register_ref, safe='')}"
+        "/measurements/_bulk_create"
+    )
     body = [{"readAt": f"2024-01-01T0{i}:00:00Z", "value": i} for i in range(count)]
     response = caller.http.post(url, json=body)
     assert response.status_code == 201, response.text
@@ -126,14 +131,21 @@ def test_taken_reference_and_nfc_equal_name_are_409_with_the_existing_id(
     ],
 )
 def test_invalid_device_bodies_are_422_and_write_nothing(
-    connect: Callable[..., Caller], live_server: LiveServer, body: dict[str, object], pointer: str, problem: str
+    connect: Callable[..., Caller],
+    live_server: LiveServer,
+    body: dict[str, object],
+    pointer: str,
+    problem: str,
 ) -> None:
     caller = connect()
     before = counts(live_server.db, caller)
     response = caller.http.post("/devices", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "validation_failed"
-    assert (response.json()["details"][0]["pointer"], response.json()["details"][0]["problem"]) == (pointer, problem)
+    assert (response.json()["details"][0]["pointer"], response.json()["details"][0]["problem"]) == (
+        pointer,
+        problem,
+    )
     assert counts(live_server.db, caller) == before
 
 
@@ -149,9 +161,15 @@ def test_list_devices_filters_and_pages(connect: Callable[..., Caller]) -> None:
     page = caller.http.get("/devices", params={"limit": 2}).json()
     assert [d["name"] for d in page["items"]] == ["Meter 0", "Meter 1"] and page["nextCursor"]
     rest = caller.http.get("/devices", params={"limit": 10, "cursor": page["nextCursor"]}).json()
-    assert [d["name"] for d in rest["items"]] == ["Meter 2", "Meter 3", "Meter 4"] and rest["nextCursor"] is None
-    assert [d["name"] for d in caller.http.get("/devices", params={"reference": "m-3"}).json()["items"]] == ["Meter 3"]
-    assert [d["name"] for d in caller.http.get("/devices", params={"name": "Meter 4"}).json()["items"]] == ["Meter 4"]
+    assert [d["name"] for d in rest["items"]] == ["Meter 2", "Meter 3", "Meter 4"] and rest[
+        "nextCursor"
+    ] is None
+    assert [d["name"] for d in caller.http.get("/devices", params={"reference": "m-3"}).json()["items"]] == [
+        "Meter 3"
+    ]
+    assert [d["name"] for d in caller.http.get("/devices", params={"name": "Meter 4"}).json()["items"]] == [
+        "Meter 4"
+    ]
     assert len(caller.http.get("/devices", params={"search": "METER"}).json()["items"]) == 5
     assert len(caller.http.get("/devices", params={"status": "unassigned"}).json()["items"]) == 5
     assert caller.http.get("/devices", params={"status": "assigned"}).json()["items"] == []
@@ -165,9 +183,14 @@ def test_patch_is_a_merge_patch(connect: Callable[..., Caller]) -> None:
     caller = connect()
     device = caller.http.post("/devices", json={"name": "A", "reference": "ref-a"}).json()
     renamed = caller.http.patch(f"/devices/{device['id']}", json={"name": "B"})
-    assert renamed.status_code == 200 and (renamed.json()["name"], renamed.json()["reference"]) == ("B", "ref-a")
+    assert renamed.status_code == 200 and (renamed.json()["name"], renamed.json()["reference"]) == (
+        "B",
+        "ref-a",
+    )
     cleared = caller.http.patch(
-        f"/devices/{device['id']}", content=b'{"reference": null}', headers={"Content-Type": "application/merge-patch+json"}
+        f"/devices/{device['id']}",
+        content=b'{"reference": null}',
+        headers={"Content-Type": "application/merge-patch+json"},
     )
     assert cleared.json()["reference"] is None and cleared.json()["name"] == "B"
     other = caller.http.post("/devices", json={"name": "C"}).json()
@@ -176,7 +199,9 @@ def test_patch_is_a_merge_patch(connect: Callable[..., Caller]) -> None:
     assert caller.http.get(f"/devices/{other['id']}").json()["name"] == "C"
 
 
-def test_deleting_a_device_with_data_needs_confirm(connect: Callable[..., Caller], live_server: LiveServer) -> None:
+def test_deleting_a_device_with_data_needs_confirm(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
     caller = connect()
     device_ref = unique("del")
     result = put_readings(caller, device_ref, "r1", 3)
@@ -207,7 +232,12 @@ def test_a_device_without_data_deletes_without_confirm(connect: Callable[..., Ca
 
 def test_unknown_and_malformed_ids_are_404(connect: Callable[..., Caller]) -> None:
     caller = connect()
-    for path in (f"/devices/{uuid.uuid4()}", "/devices/not-a-uuid", "/deviceRef/nothing", f"/registers/{uuid.uuid4()}"):
+    for path in (
+        f"/devices/{uuid.uuid4()}",
+        "/devices/not-a-uuid",
+        "/deviceRef/nothing",
+        f"/registers/{uuid.uuid4()}",
+    ):
         response = caller.http.get(path)
         assert response.status_code == 404 and response.json()["error"] == "not_found", path
 
@@ -218,7 +248,9 @@ def test_device_routes_need_the_device_scope(connect: Callable[..., Caller]) -> 
     assert response.status_code == 403 and response.json()["scope"] == "device"
 
 
-def test_viewers_read_but_cannot_write_devices(connect: Callable[..., Caller], live_server: LiveServer) -> None:
+def test_viewers_read_but_cannot_write_devices(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
     editor = connect()
     device = editor.http.post("/devices", json={"name": "seen"}).json()
     viewer = connect(role="viewer", like=editor)
@@ -236,11 +268,14 @@ def test_viewers_read_but_cannot_write_devices(connect: Callable[..., Caller], l
 
 
 # -- registers ------------------------------------------------------------------------------------
-def test_register_fields_defaults_and_uniqueness(connect: Callable[..., Caller], live_server: LiveServer) -> None:
+def test_register_fields_defaults_and_uniqueness(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
     caller = connect()
     device = caller.http.post("/devices", json={"name": unique("d")}).json()
     created = caller.http.post(
-        f"/devices/{device['id']}/registers", json={"name": "Import", "reference": "1.8.0", "obisCode": "1-0:1.8.0"}
+        f"/devices/{device['id']}/registers",
+        json={"name": "Import", "reference": "1.8.0", "obisCode": "1-0:1.8.0"},
     )
     assert created.status_code == 201, created.text
     register = created.json()
@@ -264,10 +299,14 @@ def test_register_fields_defaults_and_uniqueness(connect: Callable[..., Caller],
         bad = caller.http.post(f"/devices/{device['id']}/registers", json=body)
         assert bad.status_code == 422 and bad.json()["details"][0]["problem"] == problem, bad.text
     assert counts(live_server.db, caller) == before
-    other = caller.http.post(f"/devices/{device['id']}/registers", json={"name": "hourly", "period": "PT60M"}).json()
+    other = caller.http.post(
+        f"/devices/{device['id']}/registers", json={"name": "hourly", "period": "PT60M"}
+    ).json()
     assert other["period"] == "PT1H"  # stored in canonical form
     listed = caller.http.get(f"/devices/{device['id']}/registers").json()
-    assert [r["name"] for r in listed["items"]] == ["hourly", "Import"] or [r["name"] for r in listed["items"]] == [
+    assert [r["name"] for r in listed["items"]] == ["hourly", "Import"] or [
+        r["name"] for r in listed["items"]
+    ] == [
         "Import",
         "hourly",
     ]
@@ -287,9 +326,14 @@ def test_unit_is_locked_once_data_exists_and_changes_are_audited(
 ) -> None:
     caller = connect()
     device = caller.http.post("/devices", json={"name": unique("d"), "reference": unique("ref")}).json()
-    register = caller.http.post(f"/devices/{device['id']}/registers", json={"name": "r", "reference": "r"}).json()
+    register = caller.http.post(
+        f"/devices/{device['id']}/registers", json={"name": "r", "reference": "r"}
+    ).json()
     changed = caller.http.patch(f"/registers/{register['id']}", json={"unit": "kWh", "kind": "interval"})
-    assert changed.status_code == 200 and (changed.json()["unit"], changed.json()["kind"]) == ("kWh", "interval")
+    assert changed.status_code == 200 and (changed.json()["unit"], changed.json()["kind"]) == (
+        "kWh",
+        "interval",
+    )
     put_readings(caller, device["reference"], "r", 1)
     locked = caller.http.patch(f"/registers/{register['id']}", json={"unit": "Wh", "name": "renamed"})
     assert locked.status_code == 409
@@ -299,10 +343,15 @@ def test_unit_is_locked_once_data_exists_and_changes_are_audited(
     same_unit = caller.http.patch(f"/registers/{register['id']}", json={"unit": "kWh", "name": "renamed"})
     assert same_unit.status_code == 200 and same_unit.json()["name"] == "renamed"
     audit = caller.http.get("/audit", params={"action": "register.changed"}).json()["items"]
-    assert audit[0]["details"] == {"unit": {"from": "Wh", "to": "kWh"}, "kind": {"from": "counter", "to": "interval"}}
+    assert audit[0]["details"] == {
+        "unit": {"from": "Wh", "to": "kWh"},
+        "kind": {"from": "counter", "to": "interval"},
+    }
 
 
-def test_deleting_a_register_with_data_needs_confirm(connect: Callable[..., Caller], live_server: LiveServer) -> None:
+def test_deleting_a_register_with_data_needs_confirm(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
     caller = connect()
     result = put_readings(caller, unique("d"), "r", 2)
     register_id = result["register"]["id"]  # type: ignore[index]
@@ -314,7 +363,9 @@ def test_deleting_a_register_with_data_needs_confirm(connect: Callable[..., Call
     assert counts(live_server.db, caller) == (1, 0, 0)
 
 
-def test_references_with_spaces_umlauts_slashes_and_percent_are_one_segment(connect: Callable[..., Caller]) -> None:
+def test_references_with_spaces_umlauts_slashes_and_percent_are_one_segment(
+    connect: Callable[..., Caller],
+) -> None:
     caller = connect()
     device_ref, register_ref = "Haus 50%/50 Zähler", "in/out%2F"
     result = put_readings(caller, device_ref, register_ref, 1)

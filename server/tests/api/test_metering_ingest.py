@@ -45,7 +45,9 @@ def connect(
     """Open a client with a real token: `scope`, `role`, and the organization of `like` or a new one."""
     opened: list[httpx.Client] = []
 
-    def make(scope: str = ALL, role: str = "editor", like: Caller | None = None, url: str | None = None) -> Caller:
+    def make(
+        scope: str = ALL, role: str = "editor", like: Caller | None = None, url: str | None = None
+    ) -> Caller:
         account = make_user(org=like.account.organization if like else None, role=role)
         token = api_token(scope, account)
         http = httpx.Client(
@@ -61,13 +63,19 @@ def connect(
 
 def path_url(device_ref: str, register_ref: str) -> str:
     """The path form's URL, each reference escaped as one segment."""
-    return f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(register_ref, safe='')}/measurements/_bulk_create"
+    return (
+        f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(register_ref, safe='')}"
+        "/measurements/_bulk_create"
+    )
 
 
 def quarter_hours(start: datetime, count: int, first: int = 1000, step: int = 7) -> list[dict[str, Any]]:
     """`count` counter readings 15 minutes apart, as the gateway sends them."""
     return [
-        {"readAt": (start + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "value": first + step * i}
+        {
+            "readAt": (start + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "value": first + step * i,
+        }
         for i in range(count)
     ]
 
@@ -80,9 +88,9 @@ def stored(db: Database, register_id: str) -> dict[str, Any]:
             select(Measurement.read_at, Measurement.value).where(Measurement.register_key == key)
         ).all()
         conflicts = session.execute(
-            select(MeasurementConflict.read_at, MeasurementConflict.sent_value, MeasurementConflict.count).where(
-                MeasurementConflict.register_key == key
-            )
+            select(
+                MeasurementConflict.read_at, MeasurementConflict.sent_value, MeasurementConflict.count
+            ).where(MeasurementConflict.register_key == key)
         ).all()
     return {"readings": dict(readings), "conflicts": [tuple(c) for c in conflicts]}
 
@@ -109,7 +117,10 @@ def test_guide_charging_station_example_creates_device_and_register_and_reads_ba
     caller = connect()
     day = datetime(2024, 3, 31, tzinfo=UTC)
     measurements = [
-        {"readAt": (day + timedelta(minutes=15 * i)).isoformat().replace("+00:00", "Z"), "value": round(9.6 * i, 1)}
+        {
+            "readAt": (day + timedelta(minutes=15 * i)).isoformat().replace("+00:00", "Z"),
+            "value": round(9.6 * i, 1),
+        }
         for i in range(96)
     ]
     body = {
@@ -216,7 +227,9 @@ def test_overwrite_applies_the_value_and_keeps_the_old_one_as_a_revision(
     register = caller.http.get(f"/registers/{register_id}").json()
     assert register["lastValue"] == 4242 and register["lastReadAt"] == "2024-05-01T00:30:00Z"
     revisions = caller.http.get(f"/registers/{register_id}/revisions").json()["items"]
-    assert [(r["oldValue"], r["newValue"], r["reason"]) for r in revisions] == [(batch[2]["value"], 4242, "overwrite")]
+    assert [(r["oldValue"], r["newValue"], r["reason"]) for r in revisions] == [
+        (batch[2]["value"], 4242, "overwrite")
+    ]
     # The open conflict asking for exactly this value is settled by the overwrite.
     assert caller.http.get(f"/registers/{register_id}/conflicts").json()["items"] == []
     audit = caller.http.get("/audit", params={"action": "measurements.overwritten"}).json()["items"]
@@ -227,22 +240,33 @@ def test_dry_run_classifies_without_writing(connect: Callable[..., Caller], live
     caller = connect()
     before = org_counts(live_server.db, caller)
     url = path_url(unique("dry"), "r")
-    response = caller.http.post(url, params={"dryRun": "true"}, json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 5))
+    response = caller.http.post(
+        url, params={"dryRun": "true"}, json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 5)
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["dryRun"] is True and body["created"] == 5 and body["importId"] is None
-    assert body["device"] == {"id": None, "reference": body["device"]["reference"], "name": body["device"]["name"], "created": True}
+    assert body["device"] == {
+        "id": None,
+        "reference": body["device"]["reference"],
+        "name": body["device"]["name"],
+        "created": True,
+    }
     assert org_counts(live_server.db, caller) == before
 
 
 # -- auto-creation and scopes ---------------------------------------------------------------------
-@pytest.mark.parametrize(("scope", "missing"), [("measurement", "device"), ("measurement device", "register")])
+@pytest.mark.parametrize(
+    ("scope", "missing"), [("measurement", "device"), ("measurement device", "register")]
+)
 def test_creating_without_the_scope_is_403_naming_it_and_writes_nothing(
     connect: Callable[..., Caller], live_server: LiveServer, scope: str, missing: str
 ) -> None:
     caller = connect(scope)
     before = org_counts(live_server.db, caller)
-    response = caller.http.post(path_url(unique("d"), "r"), json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 2))
+    response = caller.http.post(
+        path_url(unique("d"), "r"), json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 2)
+    )
     assert response.status_code == 403
     assert response.json()["error"] == "insufficient_scope" and response.json()["scope"] == missing
     assert f'scope="{missing}"' in response.headers["www-authenticate"]
@@ -254,7 +278,9 @@ def test_existing_register_needs_only_the_measurement_scope(connect: Callable[..
     url = path_url(unique("d"), "r")
     assert owner.http.post(url, json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 2)).status_code == 201
     gateway = connect("measurement", like=owner)
-    assert gateway.http.post(url, json=quarter_hours(datetime(2024, 1, 1, 1, tzinfo=UTC), 2)).status_code == 201
+    assert (
+        gateway.http.post(url, json=quarter_hours(datetime(2024, 1, 1, 1, tzinfo=UTC), 2)).status_code == 201
+    )
     assert connect("device register", like=owner).http.post(url, json=[]).status_code == 403
 
 
@@ -309,8 +335,16 @@ def test_list_form_is_one_transaction_with_results_and_totals(
     caller = connect()
     device = unique("list")
     series = [
-        {"deviceReference": device, "registerReference": "a", "measurements": quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 3)},
-        {"deviceReference": device, "registerName": "b", "measurements": quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 2)},
+        {
+            "deviceReference": device,
+            "registerReference": "a",
+            "measurements": quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 3),
+        },
+        {
+            "deviceReference": device,
+            "registerName": "b",
+            "measurements": quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 2),
+        },
     ]
     response = caller.http.post("/measurements/_bulk_create", json=series)
     assert response.status_code == 201, response.text
@@ -342,13 +376,37 @@ def test_every_request_is_recorded_as_an_import_batch(connect: Callable[..., Cal
 @pytest.mark.parametrize(
     ("body", "code", "details"),
     [
-        (b'[{"readAt":"2024-01-01T00:00:00","value":1}]', "validation_failed", [("/0/readAt", "invalid_instant")]),
-        (b'[{"readAt":"1999-12-31T23:59:59Z","value":1}]', "validation_failed", [("/0/readAt", "instant_too_early")]),
-        (b'[{"readAt":"2024-01-01T00:00:00Z","value":"1"}]', "validation_failed", [("/0/value", "not_a_number")]),
-        (b'[{"readAt":"2024-01-01T00:00:00Z","value":true}]', "validation_failed", [("/0/value", "not_a_number")]),
+        (
+            b'[{"readAt":"2024-01-01T00:00:00","value":1}]',
+            "validation_failed",
+            [("/0/readAt", "invalid_instant")],
+        ),
+        (
+            b'[{"readAt":"1999-12-31T23:59:59Z","value":1}]',
+            "validation_failed",
+            [("/0/readAt", "instant_too_early")],
+        ),
+        (
+            b'[{"readAt":"2024-01-01T00:00:00Z","value":"1"}]',
+            "validation_failed",
+            [("/0/value", "not_a_number")],
+        ),
+        (
+            b'[{"readAt":"2024-01-01T00:00:00Z","value":true}]',
+            "validation_failed",
+            [("/0/value", "not_a_number")],
+        ),
         (b'[{"readAt":"2024-01-01T00:00:00Z","value":NaN}]', "validation_failed", [("", "invalid_json")]),
-        (b'[{"readAt":"2024-01-01T00:00:00Z","value":0.0000001}]', "validation_failed", [("/0/value", "too_many_decimals")]),
-        (b'[{"readAt":"2024-01-01T00:00:00Z","value":1e12}]', "validation_failed", [("/0/value", "out_of_range")]),
+        (
+            b'[{"readAt":"2024-01-01T00:00:00Z","value":0.0000001}]',
+            "validation_failed",
+            [("/0/value", "too_many_decimals")],
+        ),
+        (
+            b'[{"readAt":"2024-01-01T00:00:00Z","value":1e12}]',
+            "validation_failed",
+            [("/0/value", "out_of_range")],
+        ),
         (
             b'[{"readAt":"2024-01-01T00:00:00Z","value":1},{"readAt":"2024-01-01T01:00:00+01:00","value":2}]',
             "duplicate_instant",
@@ -362,7 +420,11 @@ def test_every_request_is_recorded_as_an_import_batch(connect: Callable[..., Cal
     ],
 )
 def test_invalid_requests_are_422_with_pointers_and_write_nothing(
-    connect: Callable[..., Caller], live_server: LiveServer, body: bytes, code: str, details: list[tuple[str, str]]
+    connect: Callable[..., Caller],
+    live_server: LiveServer,
+    body: bytes,
+    code: str,
+    details: list[tuple[str, str]],
 ) -> None:
     caller = connect()
     before = org_counts(live_server.db, caller)
@@ -382,16 +444,22 @@ def test_readings_too_far_ahead_are_refused(connect: Callable[..., Caller], live
     assert response.status_code == 422 and response.json()["details"][0]["problem"] == "instant_too_late"
 
 
-def test_interval_readings_must_sit_on_the_period_grid(connect: Callable[..., Caller], live_server: LiveServer) -> None:
+def test_interval_readings_must_sit_on_the_period_grid(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
     caller = connect()
     url = path_url(unique("grid"), "r")
     params = {"registerKind": "interval", "period": "PT15M"}
     before = org_counts(live_server.db, caller)
     response = caller.http.post(
-        url, params=params, json=[{"readAt": "2024-01-01T00:15:00Z", "value": 1}, {"readAt": "2024-01-01T00:20:00Z", "value": 1}]
+        url,
+        params=params,
+        json=[{"readAt": "2024-01-01T00:15:00Z", "value": 1}, {"readAt": "2024-01-01T00:20:00Z", "value": 1}],
     )
     assert response.status_code == 422
-    assert response.json()["details"] == [{"pointer": "/measurements", "problem": "off_grid", "readAt": "2024-01-01T00:20:00Z"}]
+    assert response.json()["details"] == [
+        {"pointer": "", "problem": "off_grid", "readAt": "2024-01-01T00:20:00Z"}
+    ]
     assert org_counts(live_server.db, caller) == before
 
 
@@ -414,7 +482,9 @@ def test_the_same_instant_with_two_values_across_series_is_duplicate_instant(
 def test_viewers_cannot_import(connect: Callable[..., Caller], live_server: LiveServer) -> None:
     viewer = connect(role="viewer")
     before = org_counts(live_server.db, viewer)
-    response = viewer.http.post(path_url(unique("v"), "r"), json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 1))
+    response = viewer.http.post(
+        path_url(unique("v"), "r"), json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 1)
+    )
     assert response.status_code == 403 and response.json()["error"] == "forbidden"
     assert org_counts(live_server.db, viewer) == before
 
@@ -432,7 +502,9 @@ def test_gzip_bodies_are_accepted(connect: Callable[..., Caller]) -> None:
         path_url(unique("gz"), "r"), content=gzip.compress(body), headers={"Content-Encoding": "gzip"}
     )
     assert response.status_code == 201 and response.json()["created"] == 96
-    bad = caller.http.post(path_url(unique("gz"), "r"), content=b"not gzip", headers={"Content-Encoding": "gzip"})
+    bad = caller.http.post(
+        path_url(unique("gz"), "r"), content=b"not gzip", headers={"Content-Encoding": "gzip"}
+    )
     assert bad.status_code == 422 and bad.json()["details"][0]["problem"] == "malformed_gzip"
     other = caller.http.post(path_url(unique("br"), "r"), content=b"[]", headers={"Content-Encoding": "br"})
     assert other.status_code == 415
@@ -466,7 +538,9 @@ def small_server(live_server: LiveServer, tmp_path_factory: pytest.TempPathFacto
         client_requests_per_minute=3,
     )
     app = create_app(settings, clock=live_server.clock, metrics=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -483,7 +557,9 @@ def test_too_many_readings_is_413_stating_the_limits(
 ) -> None:
     caller = connect(url=small_server.url)
     before = org_counts(live_server.db, caller)
-    response = caller.http.post(path_url(unique("big"), "r"), json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 11))
+    response = caller.http.post(
+        path_url(unique("big"), "r"), json=quarter_hours(datetime(2024, 1, 1, tzinfo=UTC), 11)
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
     assert (response.json()["maxReadings"], response.json()["maxBytes"]) == (10, 4096)
@@ -499,7 +575,9 @@ def test_too_many_bytes_and_gzip_bombs_are_413(
     assert caller.http.post(path_url(unique("b"), "r"), content=padding).status_code == 413
     bomb = gzip.compress(b"[" + b" " * 50_000_000 + b"]")
     started = time.monotonic()
-    response = caller.http.post(path_url(unique("b"), "r"), content=bomb, headers={"Content-Encoding": "gzip"})
+    response = caller.http.post(
+        path_url(unique("b"), "r"), content=bomb, headers={"Content-Encoding": "gzip"}
+    )
     assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
     assert time.monotonic() - started < 2
     assert org_counts(live_server.db, caller) == before

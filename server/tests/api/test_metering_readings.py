@@ -36,7 +36,9 @@ def connect(
     def make(scope: str = ALL, role: str = "editor", like: Caller | None = None) -> Caller:
         account = make_user(org=like.account.organization if like else None, role=role)
         token = api_token(scope, account)
-        http = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        http = httpx.Client(
+            base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
         opened.append(http)
         return Caller(http, account)
 
@@ -47,7 +49,10 @@ def connect(
 
 def bulk_url(device_ref: str, register_ref: str = "r") -> str:
     """The path form's URL."""
-    return f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(register_ref, safe='')}/measurements/_bulk_create"
+    return (
+        f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(register_ref, safe='')}"
+        "/measurements/_bulk_create"
+    )
 
 
 def hours(values: list[Any], day: str = "2024-03-31") -> list[dict[str, Any]]:
@@ -62,17 +67,23 @@ def db_state(live_server: LiveServer, register_id: str) -> tuple[dict[int, int],
     with live_server.db.read() as session:
         key = session.scalar(select(Register.key).where(Register.id == uuid.UUID(register_id)))
         readings = dict(
-            session.execute(select(Measurement.read_at, Measurement.value).where(Measurement.register_key == key)).all()
+            session.execute(
+                select(Measurement.read_at, Measurement.value).where(Measurement.register_key == key)
+            ).all()
         )
         conflicts = [
             tuple(row)
             for row in session.execute(
-                select(MeasurementConflict.read_at, MeasurementConflict.sent_value, MeasurementConflict.status).where(
-                    MeasurementConflict.register_key == key
-                )
+                select(
+                    MeasurementConflict.read_at, MeasurementConflict.sent_value, MeasurementConflict.status
+                ).where(MeasurementConflict.register_key == key)
             ).all()
         ]
-        revisions = len(session.scalars(select(MeasurementRevision.id).where(MeasurementRevision.register_key == key)).all())
+        revisions = len(
+            session.scalars(
+                select(MeasurementRevision.id).where(MeasurementRevision.register_key == key)
+            ).all()
+        )
     return readings, conflicts, revisions
 
 
@@ -80,7 +91,9 @@ def test_readings_are_half_open_ascending_and_paged(connect: Callable[..., Calle
     caller = connect()
     result = caller.http.post(bulk_url(unique("d")), json=hours(list(range(10)))).json()
     base = f"/registers/{result['register']['id']}/measurements"
-    window = caller.http.get(base, params={"from": "2024-03-31T02:00:00Z", "to": "2024-03-31T05:00:00Z"}).json()
+    window = caller.http.get(
+        base, params={"from": "2024-03-31T02:00:00Z", "to": "2024-03-31T05:00:00Z"}
+    ).json()
     assert [r["readAt"][11:13] for r in window["items"]] == ["02", "03", "04"]
     first = caller.http.get(base, params={"limit": 4}).json()
     second = caller.http.get(base, params={"limit": 4, "cursor": first["nextCursor"]}).json()
@@ -145,18 +158,27 @@ def test_accepting_a_conflict_applies_the_sent_value_and_keeps_a_revision(
         (30, 31, "conflict_accepted", conflicts[1]["id"])
     ]
     assert caller.http.get(f"/registers/{register_id}/conflicts").json()["items"] == []
-    everything = caller.http.get(f"/registers/{register_id}/conflicts", params={"status": "all"}).json()["items"]
+    everything = caller.http.get(f"/registers/{register_id}/conflicts", params={"status": "all"}).json()[
+        "items"
+    ]
     assert {c["status"] for c in everything} == {"accepted", "rejected"}
     actions = [e["action"] for e in caller.http.get("/audit", params={"action": "conflict."}).json()["items"]]
     assert actions == ["conflict.rejected", "conflict.accepted"]
 
     # A rejected value sent again stays rejected, and counts.
     assert caller.http.post(url, json=hours([10, 21])).status_code == 409
-    again = caller.http.get(f"/registers/{register_id}/conflicts", params={"status": "rejected"}).json()["items"]
-    assert again[0]["count"] == 2 and caller.http.get(f"/registers/{register_id}/conflicts").json()["items"] == []
+    again = caller.http.get(f"/registers/{register_id}/conflicts", params={"status": "rejected"}).json()[
+        "items"
+    ]
+    assert (
+        again[0]["count"] == 2
+        and caller.http.get(f"/registers/{register_id}/conflicts").json()["items"] == []
+    )
 
 
-def test_deciding_twice_or_a_foreign_conflict_is_refused(connect: Callable[..., Caller], live_server: LiveServer) -> None:
+def test_deciding_twice_or_a_foreign_conflict_is_refused(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
     caller = connect()
     url = bulk_url(unique("twice"))
     register_id = caller.http.post(url, json=hours([1, 2])).json()["register"]["id"]
@@ -197,3 +219,13 @@ def test_imports_and_audit_are_paged_newest_first(connect: Callable[..., Caller]
     assert [b["id"] for b in first["items"] + second["items"]] == list(reversed(ids))
     assert second["nextCursor"] is None
     assert caller.http.get("/imports", params={"cursor": first["nextCursor"][:-2] + "xx"}).status_code == 422
+
+
+def test_large_answers_are_gzip_compressed_for_clients_that_accept_it(connect: Callable[..., Caller]) -> None:
+    caller = connect()
+    result = caller.http.post(bulk_url(unique("gzip")), json=hours(list(range(24)))).json()
+    url = f"/registers/{result['register']['id']}/measurements"
+    compressed = caller.http.get(url, headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["content-encoding"] == "gzip" and len(compressed.json()["items"]) == 24
+    plain = caller.http.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == compressed.json()

@@ -36,7 +36,9 @@ def connect(
     def make(scope: str = ALL, role: str = "editor", like: Caller | None = None) -> Caller:
         account = make_user(org=like.account.organization if like else None, role=role)
         token = api_token(scope, account)
-        http = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        http = httpx.Client(
+            base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
         opened.append(http)
         return Caller(http, account)
 
@@ -59,7 +61,10 @@ def registers(caller: Caller, device_ref: str, *names: str) -> list[str]:
     """Registers of a device created through imports; returns their ids."""
     ids = []
     for name in names:
-        url = f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(name, safe='')}/measurements/_bulk_create"
+        url = (
+            f"/deviceRef/{quote(device_ref, safe='')}/registerRef/{quote(name, safe='')}"
+            "/measurements/_bulk_create"
+        )
         ids.append(caller.http.post(url, json=[]).json()["register"]["id"])
     return ids
 
@@ -80,13 +85,19 @@ def tree(caller: Caller) -> dict[str, Any]:
     return {"property": prop.json(), "unit": unit.json(), "point": point.json()}
 
 
-def test_crud_of_properties_usage_units_and_points(connect: Callable[..., Caller], live_server: LiveServer) -> None:
+def test_crud_of_properties_usage_units_and_points(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
     caller = connect()
     made = tree(caller)
     assert made["point"]["unit"] == "kWh" and made["point"]["costType"] == "electricity"
     assert caller.http.get(f"/properties/{made['property']['id']}").json() == made["property"]
-    assert caller.http.get("/usage-units", params={"propertyId": made["property"]["id"]}).json()["items"] == [made["unit"]]
-    listed = caller.http.get("/measurement-points", params={"usageUnitId": made["unit"]["id"]}).json()["items"]
+    assert caller.http.get("/usage-units", params={"propertyId": made["property"]["id"]}).json()["items"] == [
+        made["unit"]
+    ]
+    listed = caller.http.get("/measurement-points", params={"usageUnitId": made["unit"]["id"]}).json()[
+        "items"
+    ]
     assert listed == [made["point"]]
     patched = caller.http.patch(f"/properties/{made['property']['id']}", json={"address": "Hauptstrasse 1"})
     assert patched.json()["address"] == "Hauptstrasse 1" and patched.json()["name"] == "Sonnenhof"
@@ -120,14 +131,18 @@ def test_assignments_never_overlap_for_one_register_but_a_point_takes_several(
     high, low = registers(caller, unique("dev"), "HT", "NT")
     both = caller.http.post(
         f"/measurement-points/{point}/assignments",
-        json=[{"registerId": high, "validFrom": "2025-01-01"}, {"registerId": low, "validFrom": "2025-01-01"}],
+        json=[
+            {"registerId": high, "validFrom": "2025-01-01"},
+            {"registerId": low, "validFrom": "2025-01-01"},
+        ],
     )
     assert both.status_code == 201, both.text
     assert [a["registerId"] for a in both.json()] == [high, low]
     assert both.json()[0]["validFrom"] == "2024-12-31T23:00:00Z" and both.json()[0]["validTo"] is None
 
     other_point = caller.http.post(
-        "/measurement-points", json={"usageUnitId": made["unit"]["id"], "name": "Strom 2", "costType": "electricity"}
+        "/measurement-points",
+        json={"usageUnitId": made["unit"]["id"], "name": "Strom 2", "costType": "electricity"},
     ).json()["id"]
     before = structure_counts(live_server, caller)
     overlap = caller.http.post(
@@ -159,7 +174,9 @@ def test_assignments_never_overlap_for_one_register_but_a_point_takes_several(
     assert moved.status_code == 201
     history = caller.http.get(f"/measurement-points/{point}/assignments").json()["items"]
     assert {a["registerId"] for a in history} == {high, low}
-    actions = {e["action"] for e in caller.http.get("/audit", params={"action": "assignment."}).json()["items"]}
+    actions = {
+        e["action"] for e in caller.http.get("/audit", params={"action": "assignment."}).json()["items"]
+    }
     assert actions == {"assignment.created", "assignment.changed"}
     assert caller.http.delete(f"/assignments/{moved.json()['id']}").status_code == 204
 
@@ -176,12 +193,22 @@ def test_device_status_follows_its_registers_assignments(connect: Callable[..., 
         return value
 
     assert status() == "unassigned"
-    caller.http.post(f"/measurement-points/{made['point']['id']}/assignments", json={"registerId": first, "validFrom": "2025-01-01"})
+    caller.http.post(
+        f"/measurement-points/{made['point']['id']}/assignments",
+        json={"registerId": first, "validFrom": "2025-01-01"},
+    )
     assert status() == "partial"
-    assert [d["id"] for d in caller.http.get("/devices", params={"status": "partial"}).json()["items"]] == [device_id]
-    caller.http.post(f"/measurement-points/{made['point']['id']}/assignments", json={"registerId": second, "validFrom": "2025-01-01"})
+    assert [d["id"] for d in caller.http.get("/devices", params={"status": "partial"}).json()["items"]] == [
+        device_id
+    ]
+    caller.http.post(
+        f"/measurement-points/{made['point']['id']}/assignments",
+        json={"registerId": second, "validFrom": "2025-01-01"},
+    )
     assert status() == "assigned"
-    assert [d["id"] for d in caller.http.get("/devices", params={"status": "assigned"}).json()["items"]] == [device_id]
+    assert [d["id"] for d in caller.http.get("/devices", params={"status": "assigned"}).json()["items"]] == [
+        device_id
+    ]
 
 
 def test_bulk_assignment_links_by_references_all_or_nothing(
@@ -208,7 +235,9 @@ def test_bulk_assignment_links_by_references_all_or_nothing(
         },
     ]
     before = structure_counts(live_server, caller)
-    broken = caller.http.post("/assignments/_bulk_create", json=[rows[0], {**rows[1], "registerReference": "9.9.9"}])
+    broken = caller.http.post(
+        "/assignments/_bulk_create", json=[rows[0], {**rows[1], "registerReference": "9.9.9"}]
+    )
     assert broken.status_code == 404
     assert broken.json()["details"] == [{"pointer": "/1/registerReference", "problem": "not_found"}]
     assert structure_counts(live_server, caller) == before
@@ -223,7 +252,9 @@ def test_bulk_assignment_links_by_references_all_or_nothing(
     assert again.status_code == 409 and again.json()["error"] == "assignment_overlap"
 
 
-def test_structure_needs_the_register_scope_and_a_writer(connect: Callable[..., Caller], live_server: LiveServer) -> None:
+def test_structure_needs_the_register_scope_and_a_writer(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
     caller = connect("device measurement")
     response = caller.http.get("/properties")
     assert response.status_code == 403 and response.json()["scope"] == "register"

@@ -30,7 +30,9 @@ def _params(client: ApiClient, challenge: str | None, **extra: str) -> dict[str,
     return params
 
 
-def _consent(browser: httpx.Client, params: dict[str, str], decision: str = "approve", **form: str) -> httpx.Response:
+def _consent(
+    browser: httpx.Client, params: dict[str, str], decision: str = "approve", **form: str
+) -> httpx.Response:
     page = browser.get(f"{PROTOCOL}/auth", params=params)
     assert page.status_code == 200, page.text
     query = str(httpx.QueryParams(params))
@@ -48,8 +50,15 @@ def _code(response: httpx.Response) -> dict[str, list[str]]:
     return parse_qs(urlsplit(location).query)
 
 
-def _exchange(http: httpx.Client, client: ApiClient, code: str, verifier: str | None, **extra: str) -> httpx.Response:
-    data = {**client.credentials(), "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+def _exchange(
+    http: httpx.Client, client: ApiClient, code: str, verifier: str | None, **extra: str
+) -> httpx.Response:
+    data = {
+        **client.credentials(),
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": CALLBACK,
+    }
     if verifier is not None:
         data["code_verifier"] = verifier
     data.update(extra)
@@ -87,7 +96,10 @@ def test_a_wrong_verifier_is_refused_and_spends_the_code(
     verifier, challenge = pkce_pair()
     code = _code(_consent(browser_session(make_user()), _params(client, challenge)))["code"][0]
     wrong = _exchange(http, client, code, pkce_pair()[0])
-    assert wrong.json() == {"error": "invalid_grant", "error_description": "PKCE verification failed: Code mismatch"}
+    assert wrong.json() == {
+        "error": "invalid_grant",
+        "error_description": "PKCE verification failed: Code mismatch",
+    }
     assert _exchange(http, client, code, verifier).json() == {
         "error": "invalid_grant",
         "error_description": "Code not valid",
@@ -105,7 +117,10 @@ def test_a_missing_verifier_and_a_verifier_without_challenge_are_refused(
     confidential = make_client(redirect_uris=[CALLBACK])
     _, challenge = pkce_pair()
     code = _code(_consent(browser, _params(confidential, challenge)))["code"][0]
-    assert _exchange(http, confidential, code, None).json()["error_description"] == "PKCE code verifier not specified"
+    assert (
+        _exchange(http, confidential, code, None).json()["error_description"]
+        == "PKCE code verifier not specified"
+    )
     plain = _code(_consent(browser, _params(confidential, None)))["code"][0]
     downgrade = _exchange(http, confidential, plain, pkce_pair()[0])
     assert downgrade.json()["error_description"] == (
@@ -137,7 +152,7 @@ def test_redirect_uris_match_exactly_at_auth_and_token(
     make_user: Callable[..., Account],
     browser_session: Callable[[Account], httpx.Client],
 ) -> None:
-    """An unregistered or extra-path URI is an error page, never a redirect; the token request must repeat it."""
+    """Unregistered or extra-path URIs get an error page, never a redirect; token must repeat the URI."""
     browser = browser_session(make_user())
     client = make_client(redirect_uris=[CALLBACK])
     _, challenge = pkce_pair()
@@ -199,7 +214,11 @@ def test_the_consent_form_is_refused_without_its_csrf_token(
     client = make_client(redirect_uris=[CALLBACK])
     _, challenge = pkce_pair()
     query = str(httpx.QueryParams(_params(client, challenge)))
-    data = {"authorization_request": query, "decision": "approve", "organization_id": str(account.organization.id)}
+    data = {
+        "authorization_request": query,
+        "decision": "approve",
+        "organization_id": str(account.organization.id),
+    }
     answer = browser.post(f"{PROTOCOL}/auth", data=data)
     assert answer.status_code == 403
     assert "location" not in answer.headers
@@ -231,7 +250,9 @@ def test_the_person_chooses_the_organization_the_token_acts_for(
     second = make_org()
     with live_server.db.write() as session:
         identity = IdentityService(session, live_server.clock)
-        identity.add_member(identity.get_organization(second.id), identity.get_user(account.user.id), "viewer")
+        identity.add_member(
+            identity.get_organization(second.id), identity.get_user(account.user.id), "viewer"
+        )
     browser = browser_session(account)
     client = make_client(redirect_uris=[CALLBACK])
     verifier, challenge = pkce_pair()

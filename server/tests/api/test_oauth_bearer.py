@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,7 +21,7 @@ from zevvy_server.web.errors import install_error_handlers
 
 
 @pytest.fixture
-def api(live_server: LiveServer) -> Iterator[Callable[..., httpx.Response]]:
+def api(live_server: LiveServer) -> Callable[..., httpx.Response]:
     """GET /protected (scope device) on an inline app with the server's settings, database and clock."""
     app = FastAPI()
     app.state.ctx = AppContext(settings=live_server.settings, db=live_server.db, clock=live_server.clock)
@@ -41,7 +41,7 @@ def api(live_server: LiveServer) -> Iterator[Callable[..., httpx.Response]]:
 
         return asyncio.run(run())
 
-    yield call
+    return call
 
 
 def test_a_valid_token_gives_the_principal_with_the_current_role(
@@ -55,7 +55,11 @@ def test_a_valid_token_gives_the_principal_with_the_current_role(
     tokens = device_tokens(make_client(), "device", account)
     response = api(tokens["access_token"])
     assert response.status_code == 200, response.text
-    assert response.json() == {"user": str(account.user.id), "org": str(account.organization.id), "role": "editor"}
+    assert response.json() == {
+        "user": str(account.user.id),
+        "org": str(account.organization.id),
+        "role": "editor",
+    }
     assert api(authorization=f"bearer {tokens['access_token']}").status_code == 200
 
 

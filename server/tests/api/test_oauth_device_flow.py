@@ -7,11 +7,20 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import DEVICE_GRANT, PROTOCOL, ApiClient, poll, start_device
 from tests.conftest import Account, LiveServer
+from zevvy_server.oauth.errors import UserCodeNotUsable
 
-SIX_MEMBERS = ["device_code", "user_code", "verification_uri", "verification_uri_complete", "expires_in", "interval"]
+SIX_MEMBERS = [
+    "device_code",
+    "user_code",
+    "verification_uri",
+    "verification_uri_complete",
+    "expires_in",
+    "interval",
+]
 
 
 def test_device_authorization_answers_exactly_the_six_rfc_8628_members_and_no_secret(
@@ -56,7 +65,9 @@ def test_wrong_secret_is_401_invalid_client_with_a_basic_challenge_only_when_bas
 ) -> None:
     """DESIGN: 401 invalid_client for unknown clients and bad secrets alike."""
     client = make_client()
-    posted = http.post(f"{PROTOCOL}/auth/device", data={"client_id": client.client_id, "client_secret": "nope"})
+    posted = http.post(
+        f"{PROTOCOL}/auth/device", data={"client_id": client.client_id, "client_secret": "nope"}
+    )
     assert posted.status_code == 401
     assert posted.json() == {
         "error": "invalid_client",
@@ -182,12 +193,8 @@ def test_a_denied_code_stays_denied_on_every_later_poll(
             "error_description": "The end user denied the authorization request",
         }
         live_server.clock.advance(5.5)
-    try:
+    with pytest.raises(UserCodeNotUsable):
         approve(started["user_code"], account)
-    except Exception as exc:  # noqa: BLE001 - asserting on the type below
-        assert type(exc).__name__ == "UserCodeNotUsable"
-    else:
-        raise AssertionError("a denied code was approved")
     assert poll(http, client, started["device_code"]).json()["error"] == "access_denied"
 
 
@@ -212,7 +219,10 @@ def test_another_clients_device_code_and_unknown_codes_are_invalid_grant(
     assert stolen.json() == {"error": "invalid_grant", "error_description": "unauthorized client"}
     assert poll(http, owner, "not-a-code").json()["error_description"] == "Device code not valid"
     missing = http.post(f"{PROTOCOL}/token", data={**owner.credentials(), "grant_type": DEVICE_GRANT})
-    assert missing.json() == {"error": "invalid_request", "error_description": "Missing parameter: device_code"}
+    assert missing.json() == {
+        "error": "invalid_request",
+        "error_description": "Missing parameter: device_code",
+    }
 
 
 def test_python_keycloak_extra_empty_fields_and_scope_on_the_poll_are_ignored(
@@ -246,6 +256,12 @@ def test_scopes_are_requested_intersected_with_allowed_and_all_allowed_when_none
 def test_unknown_grant_types_and_a_missing_grant_type_get_keycloaks_answers(http: httpx.Client) -> None:
     """Reported before client authentication, like Keycloak."""
     missing = http.post(f"{PROTOCOL}/token", data={"client_id": "x"})
-    assert missing.json() == {"error": "invalid_request", "error_description": "Missing form parameter: grant_type"}
+    assert missing.json() == {
+        "error": "invalid_request",
+        "error_description": "Missing form parameter: grant_type",
+    }
     password = http.post(f"{PROTOCOL}/token", data={"client_id": "x", "grant_type": "password"})
-    assert password.json() == {"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"}
+    assert password.json() == {
+        "error": "unsupported_grant_type",
+        "error_description": "Unsupported grant_type",
+    }

@@ -15,7 +15,9 @@ def test_the_device_page_asks_to_sign_in_first_and_comes_back(http: httpx.Client
     """The link from the device keeps its user_code through the sign-in."""
     answer = http.get(f"{REALM}/device", params={"user_code": "BCDF-GHJK"})
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/console/login?next=%2Frealms%2Fzevvy%2Fdevice%3Fuser_code%3DBCDF-GHJK"
+    assert (
+        answer.headers["location"] == "/console/login?next=%2Frealms%2Fzevvy%2Fdevice%3Fuser_code%3DBCDF-GHJK"
+    )
 
 
 def test_the_link_shows_the_consent_with_code_client_owner_and_scopes_in_plain_words(
@@ -94,7 +96,9 @@ def test_wrong_codes_are_refused_and_limited_per_account(
     browser = browser_session(make_user())
     token = csrf_from(browser.get(f"{REALM}/device").text)
     for attempt in range(10):
-        wrong = browser.post(f"{REALM}/device", data={"csrf_token": token, "user_code": f"BBBB-BBB{'BCDFGHJKLM'[attempt]}"})
+        wrong = browser.post(
+            f"{REALM}/device", data={"csrf_token": token, "user_code": f"BBBB-BBB{'BCDFGHJKLM'[attempt]}"}
+        )
         assert wrong.status_code == 422, attempt
         assert "This code is not valid" in wrong.text
     limited = browser.post(f"{REALM}/device", data={"csrf_token": token, "user_code": "BBBB-BBBB"})
@@ -115,7 +119,11 @@ def test_the_device_form_is_refused_without_its_csrf_token(
     browser = browser_session(account)
     forged = browser.post(
         f"{REALM}/device",
-        data={"user_code": started["user_code"], "decision": "approve", "organization_id": str(account.organization.id)},
+        data={
+            "user_code": started["user_code"],
+            "decision": "approve",
+            "organization_id": str(account.organization.id),
+        },
     )
     assert forged.status_code == 403
     assert poll(http, client, started["device_code"]).json()["error"] == "authorization_pending"

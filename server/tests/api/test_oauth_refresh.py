@@ -12,7 +12,9 @@ from tests.conftest import LiveServer
 
 
 def _introspect(http: httpx.Client, client: ApiClient, token: str) -> dict[str, Any]:
-    body: dict[str, Any] = http.post(f"{PROTOCOL}/token/introspect", data={**client.credentials(), "token": token}).json()
+    body: dict[str, Any] = http.post(
+        f"{PROTOCOL}/token/introspect", data={**client.credentials(), "token": token}
+    ).json()
     return body
 
 
@@ -137,7 +139,7 @@ def test_online_sessions_end_after_10_hours_even_when_used(
     """The maximum session length caps the idle renewal."""
     client = make_client()
     token = device_tokens(client, "device")["refresh_token"]
-    for _ in range(21):  # 21 × 29 minutes > 10 hours
+    for _ in range(21):  # 21 x 29 minutes > 10 hours
         live_server.clock.advance(29 * 60)
         answer = refresh(http, client, token)
         if answer.status_code != 200:
@@ -157,3 +159,18 @@ def test_a_refresh_may_narrow_the_scopes_but_not_widen_them(
     assert narrow.json()["scope"] == "measurement"
     wide = refresh(http, client, narrow.json()["refresh_token"], scope="measurement register")
     assert wide.json()["error"] == "invalid_scope"
+
+
+def test_two_refreshes_racing_with_one_token_both_succeed_and_keep_the_family(
+    http: httpx.Client, make_client: Callable[..., ApiClient], device_tokens: Callable[..., dict[str, Any]]
+) -> None:
+    """A gateway whose first request timed out retries at once: the grace period covers it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = make_client()
+    tokens = device_tokens(client, "device offline_access")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: refresh(http, client, tokens["refresh_token"]), range(2)))
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    for answer in answers:
+        assert refresh(http, client, answer.json()["refresh_token"]).status_code == 200

@@ -49,7 +49,8 @@ def test_introspection_refuses_public_clients_and_answers_inactive_for_garbage(
     missing = http.post(f"{PROTOCOL}/token/introspect", data=confidential.credentials())
     assert missing.json() == {"error": "invalid_request", "error_description": "Token not provided."}
     bad = http.post(
-        f"{PROTOCOL}/token/introspect", data={"client_id": confidential.client_id, "client_secret": "x", "token": "t"}
+        f"{PROTOCOL}/token/introspect",
+        data={"client_id": confidential.client_id, "client_secret": "x", "token": "t"},
     )
     assert (bad.status_code, bad.json()["error"]) == (401, "invalid_client")
 
@@ -66,7 +67,9 @@ def test_revoking_a_refresh_token_revokes_its_family_and_access_tokens_but_not_o
     gateway_a = device_tokens(client, "device offline_access", account)
     gateway_b = device_tokens(client, "device offline_access", account)
     rotated = refresh(http, client, gateway_a["refresh_token"]).json()
-    response = http.post(f"{PROTOCOL}/revoke", data={**client.credentials(), "token": rotated["refresh_token"]})
+    response = http.post(
+        f"{PROTOCOL}/revoke", data={**client.credentials(), "token": rotated["refresh_token"]}
+    )
     assert (response.status_code, response.text) == (200, "")
     assert refresh(http, client, rotated["refresh_token"]).json()["error"] == "invalid_grant"
     assert _introspect(http, client, gateway_a["access_token"]).json() == {"active": False}
@@ -112,7 +115,9 @@ def test_back_channel_logout_answers_204_and_ends_the_grant_session(
     """python-keycloak's logout() accepts only 204."""
     client = make_client()
     tokens = device_tokens(client, "device offline_access")
-    response = http.post(f"{PROTOCOL}/logout", data={**client.credentials(), "refresh_token": tokens["refresh_token"]})
+    response = http.post(
+        f"{PROTOCOL}/logout", data={**client.credentials(), "refresh_token": tokens["refresh_token"]}
+    )
     assert (response.status_code, response.content) == (204, b"")
     assert refresh(http, client, tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert _introspect(http, client, tokens["access_token"]).json() == {"active": False}
@@ -124,7 +129,9 @@ def test_back_channel_logout_refuses_garbage_and_another_clients_token(
     """400 invalid_grant; the owner's session survives."""
     owner, other = make_client(), make_client()
     tokens = device_tokens(owner, "device")
-    foreign = http.post(f"{PROTOCOL}/logout", data={**other.credentials(), "refresh_token": tokens["refresh_token"]})
+    foreign = http.post(
+        f"{PROTOCOL}/logout", data={**other.credentials(), "refresh_token": tokens["refresh_token"]}
+    )
     assert foreign.json() == {"error": "invalid_grant", "error_description": "Invalid refresh token"}
     garbage = http.post(f"{PROTOCOL}/logout", data={**owner.credentials(), "refresh_token": "garbage"})
     assert garbage.status_code == 400
@@ -146,7 +153,9 @@ def test_userinfo_needs_openid_in_the_token_scope(
     assert refused.json() == {"error": "insufficient_scope", "error_description": "Missing openid scope"}
     assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
     with_openid = device_tokens(client, "openid profile email", account)
-    info = http.get(f"{PROTOCOL}/userinfo", headers={"Authorization": f"Bearer {with_openid['access_token']}"})
+    info = http.get(
+        f"{PROTOCOL}/userinfo", headers={"Authorization": f"Bearer {with_openid['access_token']}"}
+    )
     assert info.status_code == 200
     assert info.json()["sub"] == str(account.user.id)
     assert info.json()["preferred_username"] == account.username

@@ -11,6 +11,7 @@ into the guide. The test in test_snippets.py checks that every language prints t
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.guide.harness import (
     missing_toolchain,
     new_client,
     new_person,
+    normalise,
     redact,
     run_guide,
     serve,
@@ -54,8 +56,25 @@ def main() -> None:
             responses = {step: shown(redact(output, server.url)) for step, output in printed.items()}
 
     text = guide.expand_snippets(guide.guide_text())
-    guide.GUIDE_PATH.write_text(guide.replace_responses(text, responses), encoding="utf-8")
-    print(f"{guide.GUIDE_PATH}: {len(responses)} responses from the {language} snippets")
+    before = guide.response_blocks(text)
+    if same_up_to_the_run(before, responses):
+        # Only ids and times differ: keep the file as it is rather than churn every id.
+        print(f"{guide.GUIDE_PATH}: the responses are unchanged (ids and times aside)")
+    else:
+        text = guide.replace_responses(text, responses)
+        print(f"{guide.GUIDE_PATH}: {len(responses)} responses from the {language} snippets")
+    guide.GUIDE_PATH.write_text(text, encoding="utf-8")
+
+
+def same_up_to_the_run(before: dict[str, str], after: dict[str, str]) -> bool:
+    """Whether two sets of response blocks differ only in ids, times and tokens."""
+    if before.keys() != after.keys():
+        return False
+    try:
+        old = {k: normalise(json.loads(v), settings=False) for k, v in before.items()}
+    except json.JSONDecodeError:
+        return False
+    return old == {k: normalise(json.loads(v), settings=False) for k, v in after.items()}
 
 
 if __name__ == "__main__":

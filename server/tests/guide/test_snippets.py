@@ -11,15 +11,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import LiveServer, needs_system_package
 from tests.guide.harness import (
+    DEVICE_AUTHORIZATION_FILE,
     POLL_STEP,
     approve_in_browser,
+    finish,
     missing_toolchain,
     new_client,
     new_person,
@@ -31,6 +36,9 @@ from tests.guide.harness import (
     snippet_env,
 )
 from zevvy_server.console import guide
+from zevvy_server.oauth.device import DeviceService
+from zevvy_server.oauth.models import DeviceCode
+from zevvy_server.oauth.tokens import lookup_hash
 
 LANGUAGES = [language.key for language in guide.LANGUAGES]
 DEVICE_NAME = "zevvy Test Device Example Charging Station"
@@ -48,6 +56,13 @@ CHARGING_HOUR = [
 def guide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own that lets device-flow clients poll every second (the default is 5)."""
     with serve(tmp_path_factory.mktemp("guide"), device_poll_interval=1) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def patient_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server that asks device-flow clients to poll every 6 seconds."""
+    with serve(tmp_path_factory.mktemp("patient"), device_poll_interval=6) as server:
         yield server
 
 
@@ -129,6 +144,54 @@ def test_every_snippet_runs_and_prints_what_the_guide_shows(
             f"{language} {step_id} printed something else than docs/api-guide.md shows; "
             "if the change is intended, run `python -m tests.guide.regenerate` in server/"
         )
+
+
+def test_the_polling_snippets_wait_five_seconds_longer_after_slow_down(
+    patient_server: LiveServer, tmp_path: Path
+) -> None:
+    server = patient_server
+    languages = [language for language in LANGUAGES if missing_toolchain(language) is None]
+    client_id, secret = new_client(server, new_person(server).organization)
+    reader = new_person(server)
+    env = snippet_env(server, client_id, secret)
+    authorize, poll = guide.steps()[:2]
+    assert poll.id == POLL_STEP
+
+    def run(language: str) -> int:
+        folder = tmp_path / language
+        folder.mkdir()
+        finish(run_step(authorize, language, folder, env), f"{language} {authorize.id}")
+        request = json.loads((folder / DEVICE_AUTHORIZATION_FILE).read_text())
+        # A poll of our own starts the code's poll clock: the snippet's first poll comes too early.
+        form = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "device_code": request["device_code"],
+        }
+        early = httpx.post(
+            f"{server.issuer}/protocol/openid-connect/token",
+            data={**form, "client_id": client_id, "client_secret": secret},
+            timeout=30,
+        )
+        assert early.json()["error"] == "authorization_pending"
+        polling = run_step(poll, language, folder, env)
+        with server.db.write() as session:
+            DeviceService(session, server.clock, server.settings).approve(
+                request["user_code"], user_id=reader.user_id, organization_id=reader.organization.id, ip=None
+            )
+        finish(polling, f"{language} {poll.id}")
+        with server.db.read() as session:
+            code = session.scalars(
+                select(DeviceCode).where(DeviceCode.device_code_hash == lookup_hash(request["device_code"]))
+            ).one()
+            return code.interval
+
+    with ThreadPoolExecutor(max_workers=len(languages)) as pool:
+        intervals = dict(zip(languages, pool.map(run, languages), strict=True))
+
+    # One slow_down (6 -> 11 s) and no second one: the snippet waited 5 seconds longer.
+    assert intervals == dict.fromkeys(languages, 11)
+    for language in LANGUAGES:
+        _toolchain(language)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

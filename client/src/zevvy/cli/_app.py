@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from zevvy import Client, Device, Register, Tokens, ZevvyError, __version__
+from zevvy._wire import instant_text
 from zevvy.cli._common import (
     ApiUrl,
     AuthUrl,
@@ -102,7 +103,8 @@ def _print_identity(out: Output, info: dict[str, Any], *, heading: str) -> None:
     ]
     for key, value in rows:
         table.add_row(key, escape(str(value)))
-    out.out.print(heading)
+    if heading:
+        out.out.print(heading)
     out.out.print(table)
 
 
@@ -259,7 +261,7 @@ def _devices_table(devices: list[Device]) -> Table:
             escape(device.name),
             escape(device.reference or ""),
             device.status or "",
-            device.last_read_at.isoformat() if device.last_read_at else "",
+            instant_text(device.last_read_at) if device.last_read_at else "",
         )
     return table
 
@@ -275,7 +277,7 @@ def _registers_table(registers: list[Register]) -> Table:
             register.kind,
             register.period,
             register.unit,
-            register.last_read_at.isoformat() if register.last_read_at else "",
+            instant_text(register.last_read_at) if register.last_read_at else "",
             format(register.last_value, "f") if register.last_value is not None else "",
         )
     return table

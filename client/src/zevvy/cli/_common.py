@@ -122,7 +122,11 @@ def reports_errors(json_param: str = "json") -> Callable[[Callable[P, R]], Calla
             except ZevvyError as exc:
                 out.fail_with(exc)
             except KeyboardInterrupt:
-                out.fail("interrupted", code=ExitCode.INTERRUPTED, error="interrupted")
+                out.fail(
+                    "interrupted (a push continues where it stopped when run again)",
+                    code=ExitCode.INTERRUPTED,
+                    error="interrupted",
+                )
 
         return run
 

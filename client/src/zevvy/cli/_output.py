@@ -51,7 +51,8 @@ class Output:
             body = {"error": error, "message": message, **extra}
             sys.stderr.write(dumps(as_json(body)) + "\n")
         else:
-            self.err.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+            label = "Error" if error in {"error", "invalid_input"} else f"Error ({error})"
+            self.err.print(f"[bold red]{escape(label)}:[/] {escape(message)}", highlight=False)
             for value in extra.values():
                 if isinstance(value, list):
                     for item in value[:20]:

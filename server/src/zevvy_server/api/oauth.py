@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zevvy_server.oauth import discovery
 from zevvy_server.oauth.endpoints import userinfo
-from zevvy_server.oauth.errors import OAuth2Error, RealmNotFound, error_body
+from zevvy_server.oauth.errors import OAuth2Error, RealmNotFound, render_error
 from zevvy_server.oauth.server import OAuthRequest, OAuthResponse, OAuthServer
 from zevvy_server.web.bearer import bearer_token, oauth_runtime
 from zevvy_server.web.context import AppContext
@@ -32,7 +32,7 @@ def _wire(result: OAuthResponse) -> Response:
 
 
 def _no_realm() -> Response:
-    status, body, headers = error_body(RealmNotFound())
+    status, body, headers = render_error(RealmNotFound())
     return JSONResponse(body, status, headers=dict(headers))
 
 
@@ -92,8 +92,12 @@ async def openid_configuration(request: Request, realm: str) -> Response:
     return JSONResponse(discovery.openid_configuration(ctx.settings.issuer))
 
 
-@router.get("/realms/{realm}/.well-known/oauth-authorization-server", summary="OAuth metadata (appended form)")
-@router.get("/.well-known/oauth-authorization-server/realms/{realm}", summary="OAuth metadata (RFC 8414 form)")
+@router.get(
+    "/realms/{realm}/.well-known/oauth-authorization-server", summary="OAuth metadata (appended form)"
+)
+@router.get(
+    "/.well-known/oauth-authorization-server/realms/{realm}", summary="OAuth metadata (RFC 8414 form)"
+)
 async def authorization_server_metadata(request: Request, realm: str) -> Response:
     """RFC 8414 metadata, at both the appended and the inserted well-known path."""
     ctx = get_ctx(request)
@@ -176,7 +180,7 @@ async def user_info(request: Request, realm: str) -> Response:
             try:
                 return JSONResponse(userinfo(server, token), headers={"Cache-Control": "no-store"})
             except OAuth2Error as error:
-                status, body, headers = error_body(error)
+                status, body, headers = render_error(error)
                 return JSONResponse(body, status, headers=dict(headers))
 
     return await run_in_threadpool(call)

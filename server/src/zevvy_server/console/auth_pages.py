@@ -1,4 +1,4 @@
-"""Console sign-in, sign-out, password change, language choice, and the home page."""
+"""Console sign-in, sign-out, password change and language choice."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from zevvy_server.console.framework import (
     SESSION_COOKIE,
     current_user,
     end_session,
-    language,
     login_redirect,
     redirect,
     render,
@@ -155,24 +154,3 @@ async def set_language(request: Request, code: str, next: str | None = None) -> 
     if code in languages():
         response.set_cookie(LANG_COOKIE, code, samesite="lax", path="/", max_age=365 * 24 * 3600)
     return response
-
-
-@router.get("/console/")
-async def home(request: Request) -> Response:
-    """The console's start page."""
-    signed_in = await current_user(request)
-    if signed_in is None:
-        return login_redirect(request)
-    if signed_in.user.must_change_password:
-        return redirect("/console/password?next=/console/")
-    ctx = get_ctx(request)
-
-    def load() -> list[tuple[str, str]]:
-        with ctx.db.read() as session:
-            return [
-                (m.organization_name, m.role)
-                for m in IdentityService(session, ctx.clock).memberships(signed_in.user.id)
-            ]
-
-    memberships = await run_in_threadpool(load)
-    return render(request, "home.html", {"memberships": memberships, "lang_now": language(request)})

@@ -244,7 +244,8 @@ def replace_responses(text: str, responses: Mapping[str, str]) -> str:
 
 # -- the page -----------------------------------------------------------------------------------
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    # GitHub's heading anchors, so that links inside the guide work there and here alike.
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
 
 
 def _markdown() -> MarkdownIt:
@@ -301,4 +302,11 @@ async def guide_page(request: Request) -> HTMLResponse:
     """The API guide, its snippets defaulting to this server and its public device-flow client."""
     settings = get_ctx(request).settings
     parts, contents = _page(settings.issuer, settings.base_url)
-    return render(request, "guide.html", {"parts": parts, "contents": contents})
+    context = {
+        "parts": parts,
+        "contents": contents,
+        "auth_url": settings.issuer,
+        "api_url": settings.base_url,
+        "client_id": PUBLIC_CLIENT_ID,
+    }
+    return render(request, "guide.html", context)

@@ -106,8 +106,12 @@ def _too_many(request: Request, exc: RateLimited) -> Response:
 
 
 # -- the device page ---------------------------------------------------------------------------
-def _device_form(request: Request, realm: str, error: str | None, code: str = "", status: int = 200) -> Response:
-    return render(request, "oauth/device.html", {"error": error, "user_code": code, "realm": realm}, status=status)
+def _device_form(
+    request: Request, realm: str, error: str | None, code: str = "", status: int = 200
+) -> Response:
+    return render(
+        request, "oauth/device.html", {"error": error, "user_code": code, "realm": realm}, status=status
+    )
 
 
 async def _device_consent(
@@ -177,7 +181,9 @@ async def device_submit(request: Request, realm: str) -> Response:
     if isinstance(result, ZevvyError):
         return _device_form(request, realm, result.message, entered, status=result.status)
     return render(
-        request, "oauth/device_done.html", {"approved": decision == "approve", "client_name": result.client_name}
+        request,
+        "oauth/device_done.html",
+        {"approved": decision == "approve", "client_name": result.client_name},
     )
 
 
@@ -193,7 +199,9 @@ def _organization(value: Any) -> uuid.UUID | None:
 async def authorize(request: Request, realm: str) -> Response:
     """Validate the request, sign in if needed, then ask for consent."""
     ctx = _check_realm(request, realm)
-    oreq = OAuthRequest.build(ctx.settings.base_url, "GET", request.url.path, request.url.query, request.headers)
+    oreq = OAuthRequest.build(
+        ctx.settings.base_url, "GET", request.url.path, request.url.query, request.headers
+    )
     checked = await _in_transaction(ctx, lambda server: check_authorization(server, oreq))
     if isinstance(checked, ZevvyError):
         raise checked
@@ -274,8 +282,15 @@ async def logout_page(request: Request, realm: str) -> Response:
     if isinstance(plan, ZevvyError):
         raise plan
     if plan.needs_confirmation:
-        hidden = {"client_id": client_id or "", "post_logout_redirect_uri": target or "", "state": state or ""}
-        context = {"action": f"/realms/{realm}/protocol/openid-connect/logout/logout-confirm", "hidden": hidden}
+        hidden = {
+            "client_id": client_id or "",
+            "post_logout_redirect_uri": target or "",
+            "state": state or "",
+        }
+        context = {
+            "action": f"/realms/{realm}/protocol/openid-connect/logout/logout-confirm",
+            "hidden": hidden,
+        }
         return render(request, "oauth/logout_confirm.html", context)
     oauth_runtime(ctx).revocations.invalidate()
     return _after_logout(request, plan.redirect_to)

@@ -16,16 +16,9 @@ from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestSer
 from zevvy_server.metering.models import KINDS
 from zevvy_server.metering.periods import parse_period
 from zevvy_server.metering.resolve import Address
-from zevvy_server.metering.schemas import (
-    BulkListResult,
-    BulkResult,
-    BulkTotals,
-    ConflictSample,
-    SeriesRef,
-    instant,
-    number,
-)
+from zevvy_server.metering.schemas import BulkListResult, BulkResult, BulkTotals, ConflictSample, SeriesRef
 from zevvy_server.metering.values import parse_instant
+from zevvy_server.metering.views import instant, number
 from zevvy_server.settings import Settings
 from zevvy_server.storage.engine import Database
 
@@ -81,7 +74,7 @@ def decode_path_form(body: bytes, target: PathTarget, settings: Settings, clock:
         period=period,
         unit=target.unit,
     )
-    return [SeriesIn(address, series.instants, series.values)]
+    return [SeriesIn(address, series.instants, series.values, readings_pointer="")]
 
 
 def decode_body_form(body: bytes, settings: Settings, clock: Clock) -> tuple[list[SeriesIn], bool]:

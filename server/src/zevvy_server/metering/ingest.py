@@ -53,6 +53,15 @@ class SeriesIn:
     address: Address
     instants: list[int]
     values: list[int]
+    # Where the readings sit in the body, for error details ("" for the path form's array).
+    readings_pointer: str | None = None
+
+    @property
+    def pointer(self) -> str:
+        """The JSON pointer of this series' readings array."""
+        if self.readings_pointer is not None:
+            return self.readings_pointer
+        return f"{self.address.pointer}/measurements"
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,7 @@ class IngestService:
                 kind, period_text, key = item.address.kind or "counter", item.address.period or "PT15M", None
             else:
                 kind, period_text, key = register.kind, register.period, register.key
-            base = f"{item.address.pointer}/measurements"
+            base = item.pointer
             if key is not None and len(series) > 1:
                 earlier = seen.setdefault(key, {})
                 for instant, value in zip(item.instants, item.values, strict=True):
@@ -348,7 +357,9 @@ class IngestService:
                     }
                 )
         if inserts:
-            self.session.execute(insert(MeasurementConflict), inserts)
+            # Core executemany, not the ORM's bulk insert: a full re-send with another unit can
+            # open tens of thousands of conflicts at once.
+            self.session.connection().execute(insert(MeasurementConflict), inserts)
         if updates:
             self.session.execute(update(MeasurementConflict), updates)
 

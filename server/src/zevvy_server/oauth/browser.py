@@ -8,30 +8,14 @@ from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 
-from zevvy_server.errors import InvalidInput
 from zevvy_server.identity.models import Organization
 from zevvy_server.identity.sessions import ConsoleSessions
-from zevvy_server.oauth.errors import OAuth2Error
+from zevvy_server.oauth.errors import AuthorizationRefused, LogoutRefused, OAuth2Error
 from zevvy_server.oauth.grants.authorization_code import Approval
 from zevvy_server.oauth.models import Client
 from zevvy_server.oauth.scopes import parse
 from zevvy_server.oauth.server import OAuthRequest, OAuthResponse, OAuthServer
 from zevvy_server.oauth.tokens import InvalidToken, header_kid, verify_jwt
-
-
-class AuthorizationRefused(InvalidInput):
-    """An authorization request that cannot be sent back to the client (unknown client, bad
-    redirect URI): shown as an error page, never redirected (RFC 9700 §4.11)."""
-
-    code = "invalid_request"
-    status = 400
-
-
-class LogoutRefused(InvalidInput):
-    """A logout request with an invalid ID token or an unregistered redirect URI."""
-
-    code = "invalid_request"
-    status = 400
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,9 @@ class DeviceService:
 
     def _count_failure(self, user_id: uuid.UUID, ip: str | None) -> None:
         now = self.clock.time()
-        throttle.record_attempt(self.session, f"user_code:user:{user_id}", now=now, window_seconds=ACCOUNT_WINDOW)
+        throttle.record_attempt(
+            self.session, f"user_code:user:{user_id}", now=now, window_seconds=ACCOUNT_WINDOW
+        )
         if ip:
             throttle.record_attempt(self.session, f"user_code:ip:{ip}", now=now, window_seconds=IP_WINDOW)
 

@@ -19,6 +19,7 @@ from zevvy_server.oauth.errors import (
     InsufficientScopeError,
     InvalidGrantError,
     InvalidRequestError,
+    InvalidTokenError,
     OAuth2Error,
     UnauthorizedClientError,
 )
@@ -31,23 +32,8 @@ from zevvy_server.oauth.tokens import InvalidToken, header_kid, new_secret, veri
 if TYPE_CHECKING:
     from zevvy_server.oauth.server import OAuthRequest, OAuthServer
 
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-
-
-class InvalidTokenError(OAuth2Error):  # type: ignore[misc]
-    """A bearer token userinfo cannot accept: 401 with Keycloak's challenge."""
-
-    error = "invalid_token"
-    status_code = 401
-
-    def __init__(self, realm: str) -> None:
-        super().__init__(description="Token verification failed")
-        self.realm = realm
-
-    def get_headers(self) -> list[tuple[str, str]]:
-        """JSON headers plus the Bearer challenge."""
-        challenge = f'Bearer realm="{self.realm}", error="invalid_token", error_description="Token verification failed"'
-        return [*super().get_headers(), ("WWW-Authenticate", challenge)]
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+ACCESS_TOKEN_HINT = "access_token"  # noqa: S105 - a token type name, not a secret
 
 
 # -- access tokens, as the protocol endpoints see them (checked against the database) ----------
@@ -93,7 +79,9 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
 
     def authenticate_client(self, request: OAuthRequest) -> Client:
         """Authenticate, then require the device grant on the client."""
-        client: Client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, self.ENDPOINT_NAME)
+        client: Client = self.server.authenticate_client(
+            request, self.CLIENT_AUTH_METHODS, self.ENDPOINT_NAME
+        )
         if not client.check_grant_type(DEVICE_CODE):
             raise UnauthorizedClientError(
                 "Client is not allowed to initiate OAuth 2.0 Device Authorization Grant. "
@@ -150,14 +138,15 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         """A refresh token of ours, or a valid access token, or None."""
-        if token_type_hint != "access_token":
+        by_access = token_type_hint == ACCESS_TOKEN_HINT
+        if not by_access:
             found = self.server.sessions.find_refresh_token(token_string, lock=True)
             if found is not None:
                 return found
         claims = active_access_claims(self.server, token_string)
         if claims is not None:
             return FoundAccessToken(claims)
-        if token_type_hint == "access_token":
+        if by_access:
             return self.server.sessions.find_refresh_token(token_string, lock=True)
         return None
 

@@ -7,10 +7,13 @@ HTTP Basic. Domain errors for the browser pages (codes typed by people) are `Zev
     OAuth2Error (Authlib)
     ├── InvalidClient            401 invalid_client
     ├── RealmNotFound            404 {"error": "Realm does not exist"}
+    ├── InvalidTokenError        401 invalid_token (userinfo), with a Bearer challenge
     └── InsufficientScopeError   403 insufficient_scope (userinfo without openid)
     ZevvyError
     ├── InvalidClientSettings    422 (bad redirect URI, grant type or scope)
     ├── InvalidUserCode          422 (the device page re-shows the form)
+    ├── AuthorizationRefused     400 (unknown client or redirect URI: a page, never a redirect)
+    ├── LogoutRefused            400 (invalid ID token hint, unregistered redirect URI)
     ├── ClientNotFound           404
     ├── ClientIdTaken            409 client_id_taken
     ├── UserCodeNotUsable        409 (expired, denied or used code)
@@ -38,6 +41,7 @@ from zevvy_server.errors import Conflict, InvalidInput, NotFound
 __all__ = [
     "AccessDeniedError",
     "AuthorizationPendingError",
+    "AuthorizationRefused",
     "ClientIdTaken",
     "ClientNotFound",
     "ExpiredTokenError",
@@ -47,7 +51,9 @@ __all__ = [
     "InvalidGrantError",
     "InvalidRequestError",
     "InvalidScopeError",
+    "InvalidTokenError",
     "InvalidUserCode",
+    "LogoutRefused",
     "OAuth2Error",
     "RealmNotFound",
     "SlowDownError",
@@ -98,11 +104,32 @@ class InsufficientScopeError(OAuth2Error):  # type: ignore[misc]
 
     def get_headers(self) -> list[tuple[str, str]]:
         """JSON headers plus the Bearer challenge (RFC 6750 §3)."""
-        challenge = f'Bearer realm="{self.realm}", error="insufficient_scope", error_description="{self.description}"'
+        challenge = (
+            f'Bearer realm="{self.realm}", error="insufficient_scope", error_description="{self.description}"'
+        )
         return [*super().get_headers(), ("WWW-Authenticate", challenge)]
 
 
-def error_body(error: OAuth2Error) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+class InvalidTokenError(OAuth2Error):  # type: ignore[misc]
+    """A bearer token userinfo cannot accept: 401 with Keycloak's challenge."""
+
+    error = "invalid_token"
+    status_code = 401
+
+    def __init__(self, realm: str) -> None:
+        super().__init__(description="Token verification failed")
+        self.realm = realm
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        """JSON headers plus the Bearer challenge."""
+        challenge = (
+            f'Bearer realm="{self.realm}", error="invalid_token", '
+            'error_description="Token verification failed"'
+        )
+        return [*super().get_headers(), ("WWW-Authenticate", challenge)]
+
+
+def render_error(error: OAuth2Error) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
     """Status, JSON body and headers of an OAuth error."""
     status, body, headers = error()
     return int(status), dict(body), list(headers)
@@ -139,3 +166,18 @@ class InvalidClientSettings(InvalidInput):
     """A redirect URI, grant type or scope a client may not have."""
 
     code = "invalid_client_settings"
+
+
+class AuthorizationRefused(InvalidInput):
+    """An authorization request that cannot be sent back to the client (unknown client, bad
+    redirect URI): shown as an error page, never redirected (RFC 9700 §4.11)."""
+
+    code = "invalid_request"
+    status = 400
+
+
+class LogoutRefused(InvalidInput):
+    """A logout request with an invalid ID token or an unregistered redirect URI."""
+
+    code = "invalid_request"
+    status = 400

@@ -79,7 +79,14 @@ class Keys:
         for key in self.verifying.keys:
             data = dict(key.as_dict(private=False))
             keys.append(
-                {"kid": data["kid"], "kty": "RSA", "alg": ALGORITHM, "use": "sig", "n": data["n"], "e": data["e"]}
+                {
+                    "kid": data["kid"],
+                    "kty": "RSA",
+                    "alg": ALGORITHM,
+                    "use": "sig",
+                    "n": data["n"],
+                    "e": data["e"],
+                }
             )
         return {"keys": keys}
 
@@ -142,7 +149,7 @@ class KeyRing:
     def for_kid(self, kid: str | None) -> Keys:
         """Keys that know `kid`, reloading once if this process has not seen it (rate-limited)."""
         keys = self.current()
-        if kid and not any(k.kid == kid for k in keys.verifying.keys):
-            if self.clock.time() - keys.loaded_at > 1.0:
-                keys = self.reload()
+        unknown = kid and not any(k.kid == kid for k in keys.verifying.keys)
+        if unknown and self.clock.time() - keys.loaded_at > 1.0:
+            keys = self.reload()
         return keys

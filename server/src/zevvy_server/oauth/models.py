@@ -68,7 +68,7 @@ class Client(Base):
 
     def get_default_redirect_uri(self) -> None:
         """None: the redirect URI must always be sent, as Keycloak requires."""
-        return None
+        return
 
     def check_response_type(self, response_type: str) -> bool:
         """Only ``code``, for clients with the authorization-code grant."""
@@ -98,7 +98,9 @@ class GrantSession(Base):
     __table_args__ = (Index("ix_oauth_grant_sessions_revoked_at", "revoked_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    client_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True)
+    client_pk: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     scopes: Mapped[list[str]]
@@ -154,7 +156,9 @@ class DeviceCode(Base):
     # pending -> approved | denied; approved -> used once the tokens were issued.
     status: Mapped[str] = mapped_column(String(10), default="pending")
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     session_id: Mapped[str | None] = mapped_column(String(36))
     decided_at: Mapped[datetime | None]
 

@@ -40,7 +40,9 @@ def load_revocations(session: Session, clock: Clock, horizon: timedelta) -> Revo
     """Read the revocations that can still matter: those younger than the longest token life."""
     now = clock.now()
     sessions = session.scalars(
-        select(GrantSession.id).where(GrantSession.revoked_at.is_not(None), GrantSession.revoked_at > now - horizon)
+        select(GrantSession.id).where(
+            GrantSession.revoked_at.is_not(None), GrantSession.revoked_at > now - horizon
+        )
     )
     tokens = session.scalars(select(RevokedAccessToken.jti).where(RevokedAccessToken.expires_at > now))
     clients = session.scalars(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -78,7 +78,9 @@ class Parameters(OAuth2Payload):  # type: ignore[misc]
 class OAuthRequest(OAuth2Request):  # type: ignore[misc]
     """A request as Authlib sees it. POST endpoints read the form only, GET ones the query."""
 
-    def __init__(self, method: str, uri: str, headers: Mapping[str, str], form: Pairs = (), query: Pairs = ()):
+    def __init__(
+        self, method: str, uri: str, headers: Mapping[str, str], form: Pairs = (), query: Pairs = ()
+    ):
         try:
             super().__init__(method, uri, headers=headers)
         except InsecureTransportError:
@@ -185,11 +187,15 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
         if error.redirect_uri:
             params = [*error.get_body(), ("iss", self.settings.issuer)]
             location = add_params_to_uri(error.redirect_uri, params, error.redirect_fragment)
-            return self.handle_response(303 if request.method == "POST" else 302, "", [("Location", location)])
+            return self.handle_response(
+                303 if request.method == "POST" else 302, "", [("Location", location)]
+            )
         return self.handle_response(*error(self.get_error_uri(request, error)))
 
     # -- client authentication (Keycloak's rules) -----------------------------------------------
-    def authenticate_client(self, request: OAuthRequest, methods: list[str], endpoint: str = "token") -> Client:
+    def authenticate_client(
+        self, request: OAuthRequest, methods: Sequence[str], endpoint: str = "token"
+    ) -> Client:
         """Identify the client: form fields win over HTTP Basic; public clients send client_id alone.
 
         Unknown, disabled or wrongly authenticated clients get 401 invalid_client (with a Basic
@@ -272,7 +278,7 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
             refresh_token = self.sessions.issue_refresh_token(user.grant, user.generation)
             body["refresh_expires_in"] = self.sessions.refresh_expires_in(user.grant)
             body["refresh_token"] = refresh_token
-        body["token_type"] = "Bearer"
+        body["token_type"] = "Bearer"  # noqa: S105 - the token type, not a secret
         if OPENID in user.scopes:
             body["id_token"] = mint_id_token(
                 keys,

@@ -23,7 +23,7 @@ from zevvy_server.settings import _is_loopback
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 AUTHORIZATION_CODE = "authorization_code"
-REFRESH_TOKEN = "refresh_token"
+REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name, not a secret
 GRANT_TYPES: tuple[str, ...] = (DEVICE_CODE, AUTHORIZATION_CODE, REFRESH_TOKEN)
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")

@@ -28,9 +28,9 @@ LEEWAY = 30
 
 __all__ = [
     "API_AUDIENCE",
-    "header_kid",
     "InvalidToken",
     "TokenSubject",
+    "header_kid",
     "lookup_hash",
     "mint_access_token",
     "mint_id_token",

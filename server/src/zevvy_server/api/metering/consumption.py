@@ -21,7 +21,8 @@ from zevvy_server.api.metering.common import (
 from zevvy_server.metering.consumption import Consumption, ConsumptionService
 from zevvy_server.metering.export import buckets_csv, check_delimiter
 from zevvy_server.metering.readings import zone
-from zevvy_server.metering.schemas import ConsumptionOut, bucket_out, instant, maybe_number
+from zevvy_server.metering.schemas import ConsumptionOut
+from zevvy_server.metering.views import bucket_out, instant, maybe_number
 from zevvy_server.web.bearer import Principal
 from zevvy_server.web.deps import get_ctx
 

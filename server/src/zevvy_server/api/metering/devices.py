@@ -24,7 +24,8 @@ from zevvy_server.api.metering.common import (
     write,
 )
 from zevvy_server.metering.devices import DeviceService, DeviceView
-from zevvy_server.metering.schemas import DeviceIn, DeviceOut, DevicePatch, decode, device_out
+from zevvy_server.metering.schemas import DeviceIn, DeviceOut, DevicePatch, decode
+from zevvy_server.metering.views import device_out
 from zevvy_server.web.bearer import Principal
 from zevvy_server.web.deps import get_ctx
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,16 +22,8 @@ from zevvy_server.api.metering.common import (
     write,
 )
 from zevvy_server.metering.readings import ConflictView, ReadingService
-from zevvy_server.metering.schemas import (
-    AuditOut,
-    ConflictOut,
-    ImportOut,
-    Revision,
-    audit_out,
-    conflict_out,
-    import_out,
-    revision_out,
-)
+from zevvy_server.metering.schemas import AuditOut, ConflictOut, ImportOut, Revision
+from zevvy_server.metering.views import audit_out, conflict_out, import_out, revision_out
 from zevvy_server.web.bearer import Principal
 from zevvy_server.web.deps import get_ctx
 
@@ -98,13 +91,13 @@ async def list_conflicts(
 
 
 async def _decide(
-    request: Request, principal: Principal, register_id: object, conflict_id: object, accept: bool
+    request: Request, principal: Principal, register_id: uuid.UUID, conflict_id: uuid.UUID, accept: bool
 ) -> Response:
     ctx = get_ctx(request)
     actor = actor_of(principal)
     view = await write(
         request,
-        lambda s: ReadingService(s, ctx.clock).decide(actor, register_id, conflict_id, accept=accept),  # type: ignore[arg-type]
+        lambda s: ReadingService(s, ctx.clock).decide(actor, register_id, conflict_id, accept=accept),
     )
     return json_response(_conflict(view))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,13 +23,15 @@ from zevvy_server.api.metering.common import (
     wants_csv,
 )
 from zevvy_server.metering import bulk
-from zevvy_server.metering.common import MAX_LIMIT
+from zevvy_server.metering.common import MAX_LIMIT, Actor
 from zevvy_server.metering.errors import invalid
 from zevvy_server.metering.export import check_delimiter, readings_csv
 from zevvy_server.metering.ingest import IngestOptions
+from zevvy_server.metering.models import Register
 from zevvy_server.metering.readings import MAX_CSV_ROWS, ReadingPage, ReadingService, parse_range, zone
 from zevvy_server.metering.registers import RegisterService
-from zevvy_server.metering.schemas import BulkListResult, BulkResult, Reading, instant, json_schema, number
+from zevvy_server.metering.schemas import BulkListResult, BulkResult, Reading, json_schema
+from zevvy_server.metering.views import instant, number
 from zevvy_server.web.bearer import Principal
 from zevvy_server.web.deps import get_ctx
 
@@ -91,14 +94,38 @@ _BULK_RULES = (
 )
 
 
+_RESULT_EXAMPLE = {
+    "importId": "6f0c6548-7880-414b-831d-67d6321f8adf",
+    "created": 94,
+    "unchanged": 1,
+    "overwritten": 0,
+    "conflicts": 1,
+    "device": {
+        "id": "f9d88aa5-e1bd-4e5d-a407-6e5b9bee6af8",
+        "reference": "eliona Zähler/7",
+        "name": "eliona Zähler/7",
+        "created": False,
+    },
+    "register": {
+        "id": "cd1fe555-d61f-49ab-a9e9-ec44017d4ae9",
+        "reference": "1.8.0",
+        "name": "1.8.0",
+        "created": False,
+    },
+    "conflictSamples": [{"readAt": "2024-03-31T00:15:00Z", "storedValue": 1043892, "sentValue": 1043900}],
+    "dryRun": False,
+}
+
+
 def _bulk_responses(*kinds: object) -> dict[int | str, dict[str, object]]:
     schemas = [json_schema(kind) for kind in kinds]
     schema = schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
+    clean = {**_RESULT_EXAMPLE, "created": 95, "conflicts": 0, "conflictSamples": []}
     return {
-        201: {"description": "Stored; no conflict.", "content": {JSON: {"schema": schema}}},
+        201: {"description": "Stored; no conflict.", "content": {JSON: {"schema": schema, "example": clean}}},
         409: {
             "description": "Stored, except readings whose instant holds another value (kept as conflicts).",
-            "content": {JSON: {"schema": schema}},
+            "content": {JSON: {"schema": schema, "example": _RESULT_EXAMPLE}},
         },
         **{k: v for k, v in error_docs(404, 413, 415, 422, 429).items() if k != 409},
     }
@@ -213,10 +240,13 @@ def _read_responses() -> dict[int | str, dict[str, object]]:
     }
 
 
+Locate = Callable[[RegisterService, Actor], Register]
+
+
 async def _readings(
     request: Request,
     principal: Principal,
-    locate: object,
+    locate: Locate,
     from_: str | None,
     to: str | None,
     limit: int | None,
@@ -236,7 +266,7 @@ async def _readings(
     low, high = parse_range(from_, to, tz)
 
     def work(session: Session) -> ReadingPage:
-        register = locate(RegisterService(session, ctx.clock), actor)  # type: ignore[operator]
+        register = locate(RegisterService(session, ctx.clock), actor)
         return ReadingService(session, ctx.clock).readings(
             actor, register, low=low, high=high, limit=size, cursor=cursor
         )

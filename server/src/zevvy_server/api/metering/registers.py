@@ -21,7 +21,8 @@ from zevvy_server.api.metering.common import (
     write,
 )
 from zevvy_server.metering.registers import RegisterService
-from zevvy_server.metering.schemas import RegisterIn, RegisterOut, RegisterPatch, decode, register_out
+from zevvy_server.metering.schemas import RegisterIn, RegisterOut, RegisterPatch, decode
+from zevvy_server.metering.views import register_out
 from zevvy_server.web.bearer import Principal
 from zevvy_server.web.deps import get_ctx
 

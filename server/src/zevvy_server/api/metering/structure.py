@@ -41,17 +41,14 @@ from zevvy_server.metering.schemas import (
     UsageUnitIn,
     UsageUnitOut,
     UsageUnitPatch,
-    assignment_out,
     convert,
     decode,
     decode_json,
     encode,
     json_schema,
-    point_out,
-    property_out,
-    usage_unit_out,
 )
 from zevvy_server.metering.structure import AssignmentView, StructureService
+from zevvy_server.metering.views import assignment_out, point_out, property_out, usage_unit_out
 from zevvy_server.web.bearer import Principal
 from zevvy_server.web.deps import get_ctx
 

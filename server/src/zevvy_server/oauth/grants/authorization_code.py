@@ -16,7 +16,7 @@ from authlib.oauth2.rfc7636.challenge import (
     CODE_VERIFIER_PATTERN,
     compare_s256_code_challenge,
 )
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from zevvy_server.oauth.errors import (
     AccessDeniedError,
@@ -44,7 +44,7 @@ class Approval:
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
     """PKCE with S256 only: a challenge without a method is refused rather than read as ``plain``."""
 
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    SUPPORTED_CODE_CHALLENGE_METHOD = ("S256",)
 
     def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
         """At ``auth``: public clients must send a challenge; a sent one must be S256."""
@@ -69,7 +69,9 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
         verifier = grant.request.form.get("code_verifier")
         if code.code_challenge is None:
             if verifier is not None:
-                raise InvalidGrantError("PKCE code verifier specified but challenge not present in authorization")
+                raise InvalidGrantError(
+                    "PKCE code verifier specified but challenge not present in authorization"
+                )
             return
         if verifier is None:
             raise InvalidGrantError("PKCE code verifier not specified")
@@ -82,7 +84,7 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     """Codes are random, stored hashed, live briefly and are spent on first presentation."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
     server: OAuthServer
 
     # -- at the authorization endpoint ----------------------------------------------------------
@@ -91,7 +93,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     ) -> tuple[int, str, list[tuple[str, str]]]:
         """303 back to the client with ``code``, ``state`` and ``iss`` (or ``access_denied``)."""
         if grant_user is None:
-            raise AccessDeniedError("The end user denied the authorization request", redirect_uri=redirect_uri)
+            raise AccessDeniedError(
+                "The end user denied the authorization request", redirect_uri=redirect_uri
+            )
         self.request.user = grant_user
         code = new_secret()
         self.save_authorization_code(code, self.request)
@@ -112,6 +116,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             client, approval.user_id, approval.organization_id, scopes, nonce=data.get("nonce") or None
         )
         now = self.server.clock.now()
+        # Spent and expired codes are kept a day for replay detection, then purged here.
+        self.server.session.execute(
+            delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - timedelta(days=1))
+        )
         self.server.session.add(
             AuthorizationCode(
                 code_hash=lookup_hash(code),
@@ -139,7 +147,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             raise InvalidRequestError("Missing parameter: code")
         server = self.server
         code = server.session.scalar(
-            select(AuthorizationCode).where(AuthorizationCode.code_hash == lookup_hash(value)).with_for_update()
+            select(AuthorizationCode)
+            .where(AuthorizationCode.code_hash == lookup_hash(value))
+            .with_for_update()
         )
         if code is None:
             raise InvalidGrantError("Code not valid")

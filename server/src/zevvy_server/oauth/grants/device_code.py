@@ -37,7 +37,7 @@ class DeviceCodeGrant(rfc8628.DeviceCodeGrant):  # type: ignore[misc]
     clock (``slow_down`` does not restamp it), decision.
     """
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
     server: OAuthServer
 
     def validate_token_request(self) -> None:
@@ -58,9 +58,10 @@ class DeviceCodeGrant(rfc8628.DeviceCodeGrant):  # type: ignore[misc]
             raise ExpiredTokenError("Device code is expired")
         if device.client_pk != client.id:
             raise InvalidGrantError("unauthorized client")
-        if device.last_poll_at is not None and now < device.last_poll_at + timedelta(
-            seconds=device.interval
-        ) - POLL_TOLERANCE:
+        if (
+            device.last_poll_at is not None
+            and now < device.last_poll_at + timedelta(seconds=device.interval) - POLL_TOLERANCE
+        ):
             device.interval = min(device.interval + SLOW_DOWN_STEP, MAX_INTERVAL)
             raise SlowDownError("Slow down")
         device.last_poll_at = now

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     """Refresh: a new access token and a new refresh token; the old one is replaced."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
     INCLUDE_NEW_REFRESH_TOKEN = True
     server: OAuthServer
 

@@ -1,0 +1,233 @@
+"""The ingest service on the real database, without HTTP: classification, several series of one
+register, quotas, dry runs, conflict records across decisions, the register's latest reading."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tests.conftest import LiveServer, unique
+from zevvy_server.errors import InsufficientScope, PermissionDenied, RateLimited
+from zevvy_server.identity.models import Organization
+from zevvy_server.metering.common import Actor, decode_cursor, encode_cursor, run_write
+from zevvy_server.metering.errors import BulkInvalid
+from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn
+from zevvy_server.metering.models import ImportBatch, Measurement, MeasurementConflict, Register
+from zevvy_server.metering.readings import ReadingService
+from zevvy_server.metering.resolve import Address
+from zevvy_server.storage.engine import Database
+
+HOUR = 3_600_000_000
+T0 = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
+ALL = frozenset({"device", "register", "measurement"})
+
+
+@pytest.fixture
+def actor(make_org: Callable[..., Organization]) -> Actor:
+    """An editor of a new organization with every metering scope."""
+    return Actor(make_org().id, None, unique("client"), ALL, "editor")
+
+
+def series(device: str, register: str, points: list[tuple[int, int]], **address: Any) -> SeriesIn:
+    """A series addressed by references; points are (hour, value)."""
+    return SeriesIn(
+        Address("", device, None, register, None, **address),
+        [T0 + h * HOUR for h, _ in points],
+        [v * 1_000_000 for _, v in points],
+    )
+
+
+def ingest(
+    live_server: LiveServer, actor: Actor, items: list[SeriesIn], options: IngestOptions | None = None
+) -> IngestOutcome:
+    """Run one request through the service in a write transaction."""
+    return run_write(
+        live_server.db,
+        lambda session: IngestService(session, live_server.clock).ingest(
+            actor, items, options or IngestOptions()
+        ),
+    )
+
+
+def readings(db: Database, register_key: int) -> dict[int, int]:
+    """Stored readings of a register."""
+    with db.read() as session:
+        rows = session.execute(
+            select(Measurement.read_at, Measurement.value).where(Measurement.register_key == register_key)
+        ).all()
+    return {(t - T0) // HOUR: v // 1_000_000 for t, v in rows}
+
+
+def test_rows_are_created_unchanged_or_conflicting(live_server: LiveServer, actor: Actor) -> None:
+    first = ingest(live_server, actor, [series("d", "r", [(0, 1), (1, 2), (2, 3)])])
+    assert (first.series[0].created, first.conflicts) == (3, 0)
+    second = ingest(live_server, actor, [series("d", "r", [(1, 2), (2, 30), (3, 4)])])
+    outcome = second.series[0]
+    assert (outcome.created, outcome.unchanged, outcome.conflicts) == (1, 1, 1)
+    assert outcome.samples == [(T0 + 2 * HOUR, 3_000_000, 30_000_000)]
+    register = outcome.resolved.register
+    assert register is not None
+    assert readings(live_server.db, register.key) == {0: 1, 1: 2, 2: 3, 3: 4}
+
+
+def test_two_series_of_one_register_in_one_request_see_each_other(
+    live_server: LiveServer, actor: Actor
+) -> None:
+    outcome = ingest(
+        live_server,
+        actor,
+        [series("d", "r", [(0, 1), (1, 2)]), series("d", "r", [(1, 2), (2, 3)])],
+    )
+    assert [(s.created, s.unchanged) for s in outcome.series] == [(2, 0), (1, 1)]
+    with pytest.raises(BulkInvalid) as caught:
+        ingest(live_server, actor, [series("d", "r", [(5, 1)]), series("d", "r", [(5, 2)])])
+    assert caught.value.code == "duplicate_instant"
+
+
+def test_latest_reading_follows_appends_and_overwrites_but_not_older_rows(
+    live_server: LiveServer, actor: Actor
+) -> None:
+    ingest(live_server, actor, [series("d", "r", [(5, 50)])])
+    ingest(live_server, actor, [series("d", "r", [(1, 10)])])
+    outcome = ingest(live_server, actor, [series("d", "r", [(5, 55)])], IngestOptions(overwrite=True))
+    assert outcome.series[0].overwritten == 1
+    with live_server.db.read() as session:
+        register = session.scalar(select(Register).where(Register.organization_id == actor.organization_id))
+        assert register is not None
+        assert (register.last_read_at, register.last_value) == (T0 + 5 * HOUR, 55_000_000)
+
+
+def test_conflict_records_count_resends_and_respect_decisions(live_server: LiveServer, actor: Actor) -> None:
+    ingest(live_server, actor, [series("d", "r", [(0, 1)])])
+    for _ in range(3):
+        ingest(live_server, actor, [series("d", "r", [(0, 2)])])
+    ingest(live_server, actor, [series("d", "r", [(0, 3)])])
+    with live_server.db.read() as session:
+        rows = session.execute(
+            select(MeasurementConflict.sent_value, MeasurementConflict.count, MeasurementConflict.status)
+            .join(Register, Register.key == MeasurementConflict.register_key)
+            .where(Register.organization_id == actor.organization_id)
+            .order_by(MeasurementConflict.sent_value)
+        ).all()
+    assert [tuple(r) for r in rows] == [(2_000_000, 3, "open"), (3_000_000, 1, "open")]
+
+    def decide(session: Session, sent: int, accept: bool) -> None:
+        register = session.scalar(select(Register).where(Register.organization_id == actor.organization_id))
+        assert register is not None
+        conflict = session.scalar(
+            select(MeasurementConflict).where(
+                MeasurementConflict.register_key == register.key, MeasurementConflict.sent_value == sent
+            )
+        )
+        assert conflict is not None
+        ReadingService(session, live_server.clock).decide(actor, register.id, conflict.id, accept=accept)
+
+    run_write(live_server.db, lambda s: decide(s, 2_000_000, True))  # stored value becomes 2
+    run_write(live_server.db, lambda s: decide(s, 3_000_000, False))
+    again = ingest(live_server, actor, [series("d", "r", [(0, 3)])])
+    assert again.conflicts == 1  # still differs from what is stored, but stays rejected
+    back = ingest(live_server, actor, [series("d", "r", [(0, 1)])])
+    assert back.conflicts == 1  # the original value is now a conflict of its own
+    with live_server.db.read() as session:
+        statuses = dict(
+            session.execute(
+                select(MeasurementConflict.sent_value, MeasurementConflict.status)
+                .join(Register, Register.key == MeasurementConflict.register_key)
+                .where(Register.organization_id == actor.organization_id)
+            ).all()
+        )
+    assert statuses == {1_000_000: "open", 2_000_000: "accepted", 3_000_000: "rejected"}
+
+
+def test_dry_run_writes_nothing_and_needs_no_writer_role(live_server: LiveServer, actor: Actor) -> None:
+    viewer = Actor(actor.organization_id, None, actor.client_id, ALL, "viewer")
+    outcome = ingest(live_server, viewer, [series("d", "r", [(0, 1)])], IngestOptions(dry_run=True))
+    assert outcome.import_id is None and outcome.series[0].created == 1
+    assert outcome.series[0].resolved.device is None and outcome.series[0].resolved.device_created
+    with live_server.db.read() as session:
+        assert (
+            session.scalar(select(Register).where(Register.organization_id == actor.organization_id)) is None
+        )
+    with pytest.raises(PermissionDenied):
+        ingest(live_server, viewer, [series("d", "r", [(0, 1)])])
+
+
+def test_scopes_are_needed_only_to_create(live_server: LiveServer, actor: Actor) -> None:
+    gateway = Actor(actor.organization_id, None, actor.client_id, frozenset({"measurement"}), "editor")
+    with pytest.raises(InsufficientScope) as caught:
+        ingest(live_server, gateway, [series("d", "r", [(0, 1)])])
+    assert caught.value.scope == "device"
+    ingest(live_server, actor, [series("d", "r", [(0, 1)])])
+    assert ingest(live_server, gateway, [series("d", "r", [(1, 1)])]).series[0].created == 1
+    with pytest.raises(InsufficientScope) as caught:
+        ingest(live_server, gateway, [series("d", "other", [(1, 1)])])
+    assert caught.value.scope == "register"
+
+
+def test_the_quota_counts_requests_per_client_and_minute(live_server: LiveServer, actor: Actor) -> None:
+    options = IngestOptions(requests_per_minute=2)
+    live_server.clock.advance(60 - live_server.clock.time() % 60 + 0.01)  # a fresh window
+    ingest(live_server, actor, [series("d", "r", [(0, 1)])], options)
+    ingest(live_server, actor, [series("d", "r", [(1, 1)])], options)
+    with pytest.raises(RateLimited) as caught:
+        ingest(live_server, actor, [series("d", "r", [(2, 1)])], options)
+    assert 1 <= caught.value.retry_after <= 60
+    with live_server.db.read() as session:
+        batches = session.scalars(
+            select(ImportBatch).where(ImportBatch.organization_id == actor.organization_id)
+        ).all()
+    assert len(batches) == 2
+    other_client = Actor(actor.organization_id, None, unique("client"), ALL, "editor")
+    ingest(live_server, other_client, [series("d", "r", [(2, 1)])], options)
+    live_server.clock.advance(60)
+    ingest(live_server, actor, [series("d", "r", [(3, 1)])], options)
+
+
+def test_interval_registers_refuse_off_grid_instants(live_server: LiveServer, actor: Actor) -> None:
+    item = SeriesIn(
+        Address("", "d", None, "r", None, kind="interval", period="PT1H"),
+        [T0 + HOUR, T0 + HOUR + 900_000_000],
+        [1, 1],
+    )
+    with pytest.raises(BulkInvalid) as caught:
+        ingest(live_server, actor, [item])
+    assert caught.value.details == [
+        {"pointer": "/measurements", "problem": "off_grid", "readAt": "2024-01-01T01:15:00Z"}
+    ]
+
+
+def test_run_write_retries_lock_timeouts_and_gives_up_on_other_errors(live_server: LiveServer) -> None:
+    calls: list[int] = []
+
+    def flaky(_session: Session) -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
+        return "done"
+
+    assert run_write(live_server.db, flaky) == "done" and len(calls) == 3
+
+    def broken(_session: Session) -> None:
+        calls.append(1)
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
+
+    calls.clear()
+    with pytest.raises(OperationalError):
+        run_write(live_server.db, broken)
+    assert len(calls) == 1
+
+
+def test_cursors_are_bound_to_their_list_and_types() -> None:
+    cursor = encode_cursor("devices", ["name", "id"])
+    assert decode_cursor("devices", cursor, str, str) == ["name", "id"]
+    for kind, types in (("registers", (str, str)), ("devices", (str, int)), ("devices", (str,))):
+        with pytest.raises(BulkInvalid):
+            decode_cursor(kind, cursor, *types)
+    with pytest.raises(BulkInvalid):
+        decode_cursor("devices", "%%%", str, str)

@@ -18,7 +18,7 @@ def status(code: int, retry_after: str | None = None) -> Fault:
 
     def fault(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        body = {
+        body: dict[str, object] = {
             "error": "rate_limited" if code == 429 else "unavailable",
             "message": "injected",
             "details": [],

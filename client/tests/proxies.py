@@ -70,13 +70,13 @@ class Proxy:
                 return
         query = scope.get("query_string", b"").decode("latin-1")
         url = self.upstream + inner + (f"?{query}" if query else "")
-        headers = [
+        forwarded = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
             if k.lower() not in {b"host", b"content-length", b"connection"}
         ]
         async with httpx.AsyncClient(timeout=120) as client:
-            response = await client.request(method, httpx.URL(url), headers=headers, content=body)
+            response = await client.request(method, httpx.URL(url), headers=forwarded, content=body)
         out = [
             (k.encode(), v.encode())
             for k, v in response.headers.items()

@@ -28,8 +28,13 @@ def test_login_waits_while_pending_then_gets_tokens(
     approve = threading.Timer(2.5, live_server.approve, (authorization.user_code, account))
     approve.start()
     polls: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        time.sleep(seconds)
+
     started = time.monotonic()
-    tokens = client.finish_login(authorization, sleep=lambda s: (polls.append(s), time.sleep(s))[0])
+    tokens = client.finish_login(authorization, sleep=sleep)
     approve.join()
     assert time.monotonic() - started >= 2.5
     assert len(polls) >= 3

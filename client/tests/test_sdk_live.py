@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from conftest import Account, Server, log_in, unique
@@ -134,7 +135,7 @@ def test_floats_are_sent_as_their_shortest_text(client: zevvy.Client) -> None:
 def test_invalid_readings_are_refused_with_json_pointers(client: zevvy.Client) -> None:
     """422 validation_failed lists each problem with its pointer; nothing is stored."""
     device_ref = unique("cs")
-    bad = [
+    bad: list[Any] = [
         {"readAt": "2024-06-03T00:00:00", "value": 1},
         (DAY, 2),
         {"readAt": "1999-01-01T00:00:00Z", "value": 3},

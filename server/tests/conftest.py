@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from zevvy_server.app import create_app
 from zevvy_server.bootstrap import prepare_database
+from zevvy_server.cli import HTTP_PROTOCOL
 from zevvy_server.clock import AdjustableClock
 from zevvy_server.identity.models import Organization, User
 from zevvy_server.identity.service import IdentityService

@@ -112,3 +112,18 @@ def test_binding_a_wildcard_address_without_a_public_url_is_refused(tmp_path: Pa
     )
     assert result.returncode == 2
     assert "ZEVVY_PUBLIC_URL" in result.stderr
+
+
+def test_a_post_offering_an_http2_upgrade_keeps_its_body(tmp_path: Path, fresh_database_url: str) -> None:
+    """Java's default client sends `Upgrade: h2c` over http; the form body must still arrive."""
+    process, port = _serve(tmp_path, fresh_database_url, {})
+    try:
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/realms/zevvy/protocol/openid-connect/auth/device",
+            data={"client_id": "zevvy-cli", "scope": "measurement"},
+            headers={"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA"},
+        )
+    finally:
+        _stop(process)
+    assert response.status_code == 200, response.text
+    assert response.json()["user_code"]

@@ -33,8 +33,6 @@ class TokenAuth(httpx.Auth):
     ```
     """
 
-    requires_response_body = True
-
     def __init__(
         self,
         oauth: OAuthEndpoints | None,

@@ -250,7 +250,11 @@ class BulkResult:
 
 @dataclass(frozen=True, slots=True)
 class ConsumptionBucket:
-    """Consumption in ``[from_, to)``; `value` is None when unknown, `estimated` when interpolated."""
+    """Consumption in ``[from_, to)``.
+
+    `value` is None when unknown; `estimated` when an edge was interpolated; `partial` when the
+    readings do not cover the whole bucket (nothing is extrapolated); `resets` counts counter resets.
+    """
 
     from_: datetime
     to: datetime
@@ -259,6 +263,7 @@ class ConsumptionBucket:
     resets: int
     expected_slots: int
     received_slots: int
+    partial: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ConsumptionBucket:
@@ -271,6 +276,7 @@ class ConsumptionBucket:
             resets=int(data.get("resets", 0)),
             expected_slots=int(data.get("expectedSlots", 0)),
             received_slots=int(data.get("receivedSlots", 0)),
+            partial=bool(data.get("partial", False)),
         )
 
 

@@ -45,6 +45,7 @@ def create_app(
     from zevvy_server.api import oauth as oauth_api
     from zevvy_server.bootstrap import session_secret
     from zevvy_server.console import auth_pages, docs_pages, guide, oauth_pages
+    from zevvy_server.console import pages as console_pages
     from zevvy_server.console.framework import STATIC_DIR, error_page
 
     ctx = AppContext(settings=settings, db=db or Database(settings), clock=clock or Clock())
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(oauth_pages.router)
     app.include_router(docs_pages.router)
     app.include_router(guide.router)
+    app.include_router(console_pages.router)
     app.mount("/static/swagger", docs_pages.swagger_static(), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Responses of 1 KiB and more go out gzip-compressed to clients that accept it.

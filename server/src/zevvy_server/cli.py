@@ -13,6 +13,10 @@ import typer
 from zevvy_server.clock import Clock
 from zevvy_server.settings import Settings, load_settings
 
+# h11, not httptools: with httptools, uvicorn drops the body of a request that offers an upgrade
+# to HTTP/2 ("Upgrade: h2c", which Java's default HTTP client sends over plain http).
+HTTP_PROTOCOL = "h11"
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The zevvy server.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema, backup and restore.")
 users_app = typer.Typer(no_args_is_help=True, help="Accounts.")
@@ -95,6 +99,7 @@ def serve(
             forwarded_allow_ips=proxies,
             access_log=False,
             log_config=None,
+            http=HTTP_PROTOCOL,
         )
         return
     from zevvy_server.app import create_app
@@ -107,6 +112,7 @@ def serve(
         forwarded_allow_ips=proxies,
         access_log=False,
         log_config=None,
+        http=HTTP_PROTOCOL,
     )
 
 

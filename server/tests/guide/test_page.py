@@ -3,6 +3,7 @@ language tabs with JavaScript and every language one after another without it.""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from markupsafe import escape
 
 from tests.conftest import BrowserPage, LiveServer
 from zevvy_server.console import guide
+from zevvy_server.console.framework import templates
 
 
 def test_the_guide_page_shows_every_step_with_this_servers_values(live_server: LiveServer) -> None:
@@ -67,3 +69,26 @@ def test_without_javascript_every_language_is_shown(browser: Any, live_server: L
         assert tab.get_by_role("tab").count() == 0
     finally:
         context.close()
+
+
+def test_other_console_pages_can_show_a_clients_snippets_with_the_macro() -> None:
+    server = "https://zevvy.example.org"
+    step = guide.snippets_for(f"{server}/realms/zevvy", server, "gw-1")[0]
+    page = templates.env.from_string(
+        '{% from "guide.html" import snippet_tabs with context %}{{ snippet_tabs(step, t) }}'
+    )
+    # What render() gives every console page.
+    context = {
+        "request": SimpleNamespace(url=SimpleNamespace(path="/console/clients/gw-1")),
+        "lang": "en",
+        "languages": ("en",),
+        "t": lambda text, **kw: text.format(**kw) if kw else text,
+        "csrf_token": "token",
+        "signed_in": None,
+        "realm": "zevvy",
+    }
+
+    rendered = page.render(step=step, **context)
+
+    assert rendered.count('class="snippet"') == len(guide.LANGUAGES)
+    assert escape('getOrDefault("ZEVVY_CLIENT_ID", "gw-1")') in rendered

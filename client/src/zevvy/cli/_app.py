@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from zevvy import Client, Device, Register, Tokens, ZevvyError, __version__
+from zevvy import Client, ConsumptionBucket, Device, Register, Tokens, ZevvyError, __version__
 from zevvy._wire import instant_text
 from zevvy.cli._common import (
     ApiUrl,
@@ -472,6 +472,10 @@ def registers_create(
 
 
 # -- export ---------------------------------------------------------------------------------------
+def _instants(bucket: ConsumptionBucket) -> list[str]:
+    return [instant_text(bucket.from_), instant_text(bucket.to)]
+
+
 def _number(value: Any) -> str:
     return "" if value is None else format(value, "f")
 
@@ -523,19 +527,28 @@ def export(
         if readings:
             rows: list[Any] = list(client.iter_measurements(register_id, from_, to))
             header = ["readAt", "value"]
-            table = [[as_json(r)["readAt"], _number(r.value)] for r in rows]
+            table = [[instant_text(r.read_at), _number(r.value)] for r in rows]
         else:
             rows = client.consumption(register_id, from_, to, interval=interval, time_zone=time_zone).buckets
-            header = ["from", "to", "value", "estimated", "resets", "expectedSlots", "receivedSlots"]
+            header = [
+                "from",
+                "to",
+                "value",
+                "estimated",
+                "partial",
+                "resets",
+                "expectedSlots",
+                "receivedSlots",
+            ]
             table = [
                 [
-                    as_json(b)["from"],
-                    as_json(b)["to"],
+                    *_instants(b),
                     _number(b.value),
                     str(b.estimated).lower(),
-                    b.resets,
-                    b.expected_slots,
-                    b.received_slots,
+                    str(b.partial).lower(),
+                    str(b.resets),
+                    str(b.expected_slots),
+                    str(b.received_slots),
                 ]
                 for b in rows
             ]

@@ -47,8 +47,9 @@ PUBLIC_CLIENT_ID = "zevvy-cli"
 # The variables that get a server's value as their default; the secret never does.
 DEFAULTED = ("ZEVVY_AUTH_URL", "ZEVVY_API_URL", "ZEVVY_CLIENT_ID")
 
-SNIPPET_BLOCK = re.compile(r"<!-- snippet: (?P<id>[\w.-]+) -->\n(?P<body>.*?)<!-- /snippet -->", re.S)
-RESPONSE_BLOCK = re.compile(r"<!-- response: (?P<id>[\w.-]+) -->\n(?P<body>.*?)<!-- /response -->", re.S)
+STEP_ID = r"(?P<id>\d+\.\d+-[a-z0-9-]+)"  # 1.0-device-authorization
+SNIPPET_BLOCK = re.compile(rf"<!-- snippet: {STEP_ID} -->\n(?P<body>.*?)<!-- /snippet -->", re.S)
+RESPONSE_BLOCK = re.compile(rf"<!-- response: {STEP_ID} -->\n(?P<body>.*?)<!-- /response -->", re.S)
 HEADING = re.compile(r"^#{2,3} +(?P<title>.+?) *$", re.M)
 # How each language reads a variable with its default; `with_defaults` swaps the default.
 DEFAULT_READS = {

@@ -89,7 +89,7 @@ def attention(session: Session, clock: Clock, actor: Actor) -> Attention:
         .select_from(Device)
         .where(Device.organization_id == actor.organization_id)
         .group_by(status)
-    ).tuples():
+    ):
         counts[value] = count
     unassigned = list(
         session.scalars(
@@ -104,7 +104,7 @@ def attention(session: Session, clock: Clock, actor: Actor) -> Attention:
         .join(Device, Device.id == Register.device_id)
         .where(Register.organization_id == actor.organization_id)
         .order_by(Register.last_read_at)
-    ).tuples()
+    )
     silent: list[SilentRegister] = []
     never_read = 0
     for register_id, register_name, device_id, device_name, period, last in rows:
@@ -114,13 +114,14 @@ def attention(session: Session, clock: Clock, actor: Actor) -> Attention:
             silent.append(SilentRegister(register_id, register_name, device_id, device_name, period, last))
     open_conflicts = (
         select(Register.id, Register.name, Device.name, func.count())
+        .select_from(MeasurementConflict)
         .join(Register, Register.key == MeasurementConflict.register_key)
         .join(Device, Device.id == Register.device_id)
         .where(Register.organization_id == actor.organization_id, MeasurementConflict.status == "open")
         .group_by(Register.id, Register.name, Device.name)
         .order_by(func.count().desc())
     )
-    conflicts = [ConflictCount(*row) for row in session.execute(open_conflicts).tuples()]
+    conflicts = [ConflictCount(*row) for row in session.execute(open_conflicts)]
     return Attention(
         status_counts=counts,
         unassigned=unassigned,
@@ -141,9 +142,7 @@ def register_counts(session: Session, device_ids: list[uuid.UUID]) -> dict[uuid.
             select(Register.device_id, func.count())
             .where(Register.device_id.in_(device_ids))
             .group_by(Register.device_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
 
 
@@ -167,7 +166,7 @@ def register_choices(session: Session, actor: Actor, limit: int = 2000) -> list[
         .where(Register.organization_id == actor.organization_id)
         .order_by(Device.name_normalized, Register.name_normalized)
         .limit(limit)
-    ).tuples()
+    )
     return [RegisterChoice(*row) for row in rows]
 
 
@@ -206,12 +205,12 @@ def _points_query(actor: Actor) -> Select[uuid.UUID, str, str, str, uuid.UUID, s
 def point_choices(session: Session, actor: Actor, limit: int = 2000) -> list[PointChoice]:
     """Every measurement point of the organization, by property, usage unit and name."""
     query = _points_query(actor).order_by(Property.name, UsageUnit.name, MeasurementPoint.name).limit(limit)
-    return [PointChoice(*row) for row in session.execute(query).tuples()]
+    return [PointChoice(*row) for row in session.execute(query)]
 
 
 def point_path(session: Session, actor: Actor, point_id: uuid.UUID) -> PointChoice | None:
     """A point with its usage unit and property (for breadcrumbs)."""
-    row = session.execute(_points_query(actor).where(MeasurementPoint.id == point_id)).tuples().first()
+    row = session.execute(_points_query(actor).where(MeasurementPoint.id == point_id)).first()
     return PointChoice(*row) if row else None
 
 
@@ -235,7 +234,7 @@ def register_assignments(session: Session, actor: Actor, register: Register) -> 
         .order_by(Assignment.valid_from.desc())
     )
     result = []
-    for row in session.execute(query).tuples():
+    for row in session.execute(query):
         result.append(RegisterAssignment(row[8], row[9], row[10], PointChoice(*row[:8])))
     return result
 
@@ -276,7 +275,7 @@ def registers_by_id(
         select(Register.id, Register.name, Device.id, Device.name, Register.unit)
         .join(Device, Device.id == Register.device_id)
         .where(Register.organization_id == actor.organization_id, Register.id.in_(ids))
-    ).tuples()
+    )
     return {row[0]: AssignedRegister(*row) for row in rows}
 
 
@@ -299,7 +298,7 @@ def usernames(session: Session, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, s
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).tuples().all())
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
 
 
 @dataclass(frozen=True)
@@ -323,7 +322,7 @@ def live_grants(
         .join(User, User.id == GrantSession.user_id)
         .where(GrantSession.client_pk == client.id, GrantSession.revoked_at.is_(None))
         .order_by(GrantSession.created_at.desc())
-    ).tuples()
+    )
     return [
         LiveGrant(
             grant,

@@ -164,18 +164,26 @@ async def update_register(request: Request, register_id: str) -> Response:
         if exc.status in {403, 404}:
             raise
         sent = {k: str(v or "") for k, v in changes.items()}
-        return await register_page_response(page, ident, error=describe(page, exc), form=sent, status=exc.status)
+        return await register_page_response(
+            page, ident, error=describe(page, exc), form=sent, status=exc.status
+        )
     return with_notice(f"/console/registers/{ident}#settings", "saved")
 
 
 def overlap_message(page: Page, session: Session, actor: Actor, exc: AssignmentOverlap) -> str:
     """Say where the register is assigned already, and for when."""
     try:
-        existing = StructureService(session, page.ctx.clock).assignment(actor, uuid.UUID(exc.extra["assignmentId"]))
+        existing = StructureService(session, page.ctx.clock).assignment(
+            actor, uuid.UUID(exc.extra["assignmentId"])
+        )
     except (ZevvyError, ValueError, KeyError):
         return page.t(exc.message)
     point = lookups.point_path(session, actor, existing.assignment.measurement_point_id)
-    until = local_text(existing.assignment.valid_to, "date") if existing.assignment.valid_to else page.t("open end")
+    until = (
+        local_text(existing.assignment.valid_to, "date")
+        if existing.assignment.valid_to
+        else page.t("open end")
+    )
     return page.t(
         "This register is already assigned to {point} ({unit}, {property}) from {start} until {end}. "
         "End that assignment first or choose a period that does not overlap.",
@@ -203,7 +211,8 @@ async def assign(
     try:
         await page.write(lambda s: StructureService(s, clock).assign(actor, point_id, items))
     except AssignmentOverlap as exc:
-        return await page.read(lambda s: overlap_message(page, s, actor, exc))
+        overlap = exc
+        return await page.read(lambda s: overlap_message(page, s, actor, overlap))
     except ZevvyError as exc:
         if exc.status == 403:
             raise

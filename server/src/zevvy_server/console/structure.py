@@ -75,10 +75,18 @@ async def _properties_page(
     found: ListPage[Property] = await page.read(
         lambda s: _service(page, s).properties(page.actor, limit=PAGE_SIZE, cursor=cursor)
     )
-    next_url = "/console/properties?" + urlencode({"cursor": found.next_cursor}) if found.next_cursor else None
+    next_url = (
+        "/console/properties?" + urlencode({"cursor": found.next_cursor}) if found.next_cursor else None
+    )
     return page.render(
         "structure/properties.html",
-        {"properties": found.items, "next_url": next_url, "first": cursor is None, "error": error, "form": form or {}},
+        {
+            "properties": found.items,
+            "next_url": next_url,
+            "first": cursor is None,
+            "error": error,
+            "form": form or {},
+        },
         422 if error else 200,
     )
 
@@ -149,7 +157,9 @@ async def update_property(request: Request, property_id: str) -> Response:
         return page
     ident = parse_id(property_id)
     sent = _fields(form, "name", "reference", "address")
-    patch = PropertyPatch(name=sent["name"], reference=sent["reference"] or None, address=sent["address"] or None)
+    patch = PropertyPatch(
+        name=sent["name"], reference=sent["reference"] or None, address=sent["address"] or None
+    )
     error = await _try(page, lambda s: _service(page, s).update_property(page.actor, ident, patch))
     if error:
         return await _property_page(page, ident, error, sent)
@@ -362,7 +372,11 @@ async def assign_registers(request: Request, point_id: str) -> Response:
     valid_from, valid_to = form_text(form, "valid_from"), form_text(form, "valid_to")
     error = await assign(page, ident, register_ids, valid_from, valid_to)
     if error:
-        sent = {"register_ids": [str(r) for r in register_ids], "valid_from": valid_from, "valid_to": valid_to}
+        sent = {
+            "register_ids": [str(r) for r in register_ids],
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+        }
         return await _point_page(page, ident, assign_error=error, form=sent)
     return with_notice(f"/console/points/{ident}#assignments", "assigned")
 

@@ -80,7 +80,7 @@ class RowOutcome:
     values: dict[str, str]
     row: BulkAssignmentRow | None = None
     error: str | None = None
-    target: str | None = None
+    target: lookups.PointChoice | None = None
     new_point: bool = False
 
     @property
@@ -140,7 +140,11 @@ def parse(text: str, page: Page) -> list[RowOutcome]:
         except ZevvyError as exc:
             outcome.error = describe(page, exc)
             if data.get("costType") and data["costType"] not in COST_TYPES:
-                outcome.error = page.t("Unknown cost type {value}; use one of {choices}.", value=values.get("costType", ""), choices=", ".join(COST_TYPES))
+                outcome.error = page.t(
+                    "Unknown cost type {value}; use one of {choices}.",
+                    value=values.get("costType", ""),
+                    choices=", ".join(COST_TYPES),
+                )
         outcomes.append(outcome)
         if len(outcomes) > MAX_ROWS:
             raise UploadInvalid(page.t("At most {count} rows per file.", count=MAX_ROWS))
@@ -151,7 +155,9 @@ def preview(session: Session, page: Page, outcomes: list[RowOutcome]) -> Preview
     """Try every convertible row in a savepoint of a transaction that is rolled back at the end."""
     clock, actor = page.ctx.clock, page.actor
     known = set(
-        session.scalars(select(MeasurementPoint.id).where(MeasurementPoint.organization_id == actor.organization_id))
+        session.scalars(
+            select(MeasurementPoint.id).where(MeasurementPoint.organization_id == actor.organization_id)
+        )
     )
     outer = session.begin_nested()
     try:
@@ -170,10 +176,8 @@ def preview(session: Session, page: Page, outcomes: list[RowOutcome]) -> Preview
                 outcome.error = describe(page, exc)
                 continue
             point_id = view.assignment.measurement_point_id
-            path = lookups.point_path(session, actor, point_id)
+            outcome.target = lookups.point_path(session, actor, point_id)
             outcome.new_point = point_id not in known
-            if path:
-                outcome.target = f"{path.property_name} › {path.usage_unit_name} › {path.point_name}"
             savepoint.commit()
     finally:
         outer.rollback()
@@ -231,8 +235,14 @@ async def upload(request: Request) -> Response:
         text = await _text(form)
         outcomes = parse(text, page)
     except UploadInvalid as exc:
-        context = {"example": EXAMPLE, "preview": None, "text": "", "error": page.t(exc.message), "saved": None}
-        return page.render("structure/upload.html", context, 422)
+        refused = {
+            "example": EXAMPLE,
+            "preview": None,
+            "text": "",
+            "error": page.t(exc.message),
+            "saved": None,
+        }
+        return page.render("structure/upload.html", refused, 422)
     if action == "save":
         try:
             saved = await page.write(lambda s: save(s, page, outcomes))
@@ -245,6 +255,11 @@ async def upload(request: Request) -> Response:
     else:
         error = None
     result = await page.write(lambda s: preview(s, page, outcomes))
-    context = {"example": EXAMPLE, "preview": result, "text": text, "error": error, "saved": None}
+    context: dict[str, Any] = {
+        "example": EXAMPLE,
+        "preview": result,
+        "text": text,
+        "error": error,
+        "saved": None,
+    }
     return page.render("structure/upload.html", context, 200 if error is None else 409)
-

@@ -355,7 +355,7 @@ class MemberService:
         events = rows[:limit]
         ids = {e.user_id for e in events if e.user_id is not None}
         names = (
-            dict(self.session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
+            dict(self.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
             if ids
             else {}
         )

@@ -15,16 +15,16 @@
 
   const show = (language) => {
     for (const group of groups) {
-      const known = group.querySelector(`.snippet[data-language="${language}"]`);
-      const chosen = known ? language : group.querySelector(".snippet").dataset.language;
+      const panels = [...group.querySelectorAll(".snippet")];
+      const chosen = panels.some((panel) => panel.dataset.language === language)
+        ? language
+        : panels[0].dataset.language;
       for (const tab of group.querySelectorAll("[role=tab]")) {
         const selected = tab.dataset.language === chosen;
         tab.setAttribute("aria-selected", String(selected));
         tab.tabIndex = selected ? 0 : -1;
       }
-      for (const panel of group.querySelectorAll(".snippet")) {
-        panel.hidden = panel.dataset.language !== chosen;
-      }
+      for (const panel of panels) panel.hidden = panel.dataset.language !== chosen;
     }
   };
 

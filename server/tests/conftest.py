@@ -263,7 +263,19 @@ def page(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) 
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     tab = context.new_page()
     errors: list[str] = []
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    def on_console(msg: Any) -> None:
+        # A page answered with an intended 4xx (a 429 page, say) logs "Failed to load resource";
+        # failed sub-resources are caught below by their responses instead.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(msg.text)
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            errors.append(f"{response.status} {response.request.resource_type} {response.url}")
+
+    tab.on("console", on_console)
+    tab.on("response", on_response)
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     yield BrowserPage(page=tab, errors=errors)
     failed = getattr(request.node, "rep_call", None)

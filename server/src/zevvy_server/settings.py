@@ -18,7 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
     host = host.strip("[]")
     if host == "localhost":
         return True
@@ -81,14 +82,14 @@ class Settings(BaseSettings):
                 raise ValueError("ZEVVY_PUBLIC_URL must be an absolute http(s) URL")
             if (
                 parts.scheme == "http"
-                and not _is_loopback(parts.hostname)
+                and not is_loopback(parts.hostname)
                 and not self.allow_insecure_public_url
             ):
                 raise ValueError(
                     "ZEVVY_PUBLIC_URL must use https unless it is a loopback address "
                     "(set ZEVVY_ALLOW_INSECURE_PUBLIC_URL=1 to override)"
                 )
-        elif not _is_loopback(self.host):
+        elif not is_loopback(self.host):
             raise ValueError(
                 f"binding {self.host} needs ZEVVY_PUBLIC_URL (the external base URL of the server)"
             )

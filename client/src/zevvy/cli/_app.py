@@ -21,8 +21,8 @@ from zevvy.cli._common import (
     ClientSecret,
     JsonOutput,
     ProfileName,
+    invocation,
     reports_errors,
-    session,
 )
 from zevvy.cli._output import ExitCode, Output, escape
 from zevvy.cli._profiles import HOSTED_API_URL, HOSTED_AUTH_URL, Profile
@@ -132,7 +132,7 @@ def login(
         auth_url, api_url = auth_url or HOSTED_AUTH_URL, api_url or HOSTED_API_URL
         if not client_id:
             out.fail("the hosted zevvy needs your --client-id and --client-secret", code=ExitCode.USAGE)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,
@@ -193,7 +193,7 @@ def logout(
 ) -> None:
     """Revoke the login at the identity server and delete the stored tokens."""
     out = Output(json)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,
@@ -236,7 +236,7 @@ def whoami(
 ) -> None:
     """Show who the stored login acts as (from the access token's claims), refreshing it if due."""
     out = Output(json)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,
@@ -299,7 +299,7 @@ def devices_list(
 ) -> None:
     """List the organization's devices."""
     out = Output(json)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,
@@ -333,7 +333,7 @@ def devices_create(
 ) -> None:
     """Create a device."""
     out = Output(json)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,
@@ -373,7 +373,7 @@ def devices_show(
 ) -> None:
     """Show a device and its registers."""
     out = Output(json)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,
@@ -411,7 +411,7 @@ def registers_list(
 ) -> None:
     """List a device's registers."""
     out = Output(json)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,
@@ -452,7 +452,7 @@ def registers_create(
 ) -> None:
     """Create a register on a device."""
     out = Output(json)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,
@@ -514,7 +514,7 @@ def export(
         out.fail("give --from and --to (YYYY-MM-DD or RFC 3339)", code=ExitCode.USAGE)
     if register is None and not (device_ref and register_ref):
         out.fail("name the register: --register ID, or --device-ref and --register-ref", code=ExitCode.USAGE)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,

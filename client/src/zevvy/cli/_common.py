@@ -66,7 +66,7 @@ JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 
 @dataclass
-class Session:
+class Invocation:
     """A command's profile, output and clients (closed when the command ends)."""
 
     profile: Profile
@@ -88,7 +88,7 @@ class Session:
 
 
 @contextmanager
-def session(
+def invocation(
     out: Output,
     *,
     profile: str | None,
@@ -97,7 +97,7 @@ def session(
     client_id: str | None,
     client_secret: str | None,
     for_login: bool = False,
-) -> Iterator[Session]:
+) -> Iterator[Invocation]:
     """Resolve the profile, turning a missing login into exit code 3."""
     profiles = Profiles()
     given = Overrides(profile, auth_url, api_url, client_id, client_secret)
@@ -107,7 +107,7 @@ def session(
         missing_login = "login" in str(exc)
         out.fail(str(exc), code=ExitCode.AUTH if missing_login else ExitCode.USAGE, error="login_required")
     with ExitStack() as cleanup:
-        yield Session(resolved, out, profiles, cleanup)
+        yield Invocation(resolved, out, profiles, cleanup)
 
 
 def reports_errors(json_param: str = "json") -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -27,8 +27,8 @@ from zevvy.cli._common import (
     ClientSecret,
     JsonOutput,
     ProfileName,
+    invocation,
     reports_errors,
-    session,
 )
 from zevvy.cli._output import ExitCode, Output, escape
 from zevvy.cli._push import Outcome, PushOptions, StateFile, push_rows, summary
@@ -110,7 +110,7 @@ def push(
         rows = read_rows(file, Format(fmt, time_column, value_column, delimiter, zone))
     except InputError as exc:
         out.fail(str(exc), code=ExitCode.USAGE, error="invalid_input", problems=exc.problems)
-    with session(
+    with invocation(
         out,
         profile=profile,
         auth_url=auth_url,

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from zevvy_server.console import lookups
 from zevvy_server.console.access import Page, describe, form_text, open_form, open_page, with_notice
@@ -227,8 +227,15 @@ async def upload_form(request: Request) -> Response:
 async def upload(request: Request) -> Response:
     """Preview the file's rows, or save the rows the preview accepted."""
     page, form = await open_form(request)
-    if isinstance(page, Response):
-        return page
+    try:
+        if isinstance(page, Response):
+            return page
+        return await _upload(page, form)
+    finally:
+        await form.close()  # the uploaded file's temporary copy
+
+
+async def _upload(page: Page, form: FormData) -> Response:
     page.actor.require_writer()
     action = form_text(form, "action") or "preview"
     try:

@@ -19,7 +19,7 @@ from zevvy_server.oauth.errors import ClientIdTaken, ClientNotFound, InvalidClie
 from zevvy_server.oauth.models import Client, GrantSession
 from zevvy_server.oauth.scopes import ALL_SCOPES, ordered
 from zevvy_server.oauth.tokens import lookup_hash, new_secret, same_secret
-from zevvy_server.settings import _is_loopback
+from zevvy_server.settings import is_loopback
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 AUTHORIZATION_CODE = "authorization_code"
@@ -39,7 +39,7 @@ def check_redirect_uri(uri: str) -> str:
     parts = urlsplit(uri)
     if not parts.scheme or not parts.netloc or parts.fragment or not parts.hostname:
         raise InvalidClientSettings(f"The redirect URI {uri!r} must be absolute and have no fragment.")
-    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname)):
         return uri
     raise InvalidClientSettings(f"The redirect URI {uri!r} must use https (http only on loopback).")
 

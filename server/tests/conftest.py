@@ -126,7 +126,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     prepare_database(db, settings, clock, migrate_schema=False)
     app = create_app(settings, clock=clock, db=db, metrics=False)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", http=HTTP_PROTOCOL
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

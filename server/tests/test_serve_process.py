@@ -121,7 +121,11 @@ def test_a_post_offering_an_http2_upgrade_keeps_its_body(tmp_path: Path, fresh_d
         response = httpx.post(
             f"http://127.0.0.1:{port}/realms/zevvy/protocol/openid-connect/auth/device",
             data={"client_id": "zevvy-cli", "scope": "measurement"},
-            headers={"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA"},
+            headers={
+                "Connection": "Upgrade, HTTP2-Settings",
+                "Upgrade": "h2c",
+                "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA",
+            },
         )
     finally:
         _stop(process)

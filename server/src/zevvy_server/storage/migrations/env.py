@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -13,7 +13,7 @@ connection = config.attributes["connection"]
 target_metadata = config.attributes["target_metadata"]
 
 
-def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our column types as their plain SQLAlchemy type, so migrations never import the app."""
     if kind == "type" and isinstance(obj, TypeDecorator):
         impl = obj.impl_instance if hasattr(obj, "impl_instance") else obj.impl

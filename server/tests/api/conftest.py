@@ -172,4 +172,38 @@ def api_token(
     return mint
 
 
-__all__ = ["ApiClient", "csrf_from", "pkce_pair"]
+ALL = "device register measurement"
+
+
+@dataclass
+class Caller:
+    """An HTTP client holding a token of `account`."""
+
+    http: httpx.Client
+    account: Account
+
+
+@pytest.fixture
+def connect(
+    live_server: LiveServer, api_token: Callable[..., str], make_user: Callable[..., Account]
+) -> Iterator[Callable[..., Caller]]:
+    """Open a client with a real token: `scope`, `role`, and the organization of `like` or a new one."""
+    opened: list[httpx.Client] = []
+
+    def make(
+        scope: str = ALL, role: str = "editor", like: Caller | None = None, url: str | None = None
+    ) -> Caller:
+        account = make_user(org=like.account.organization if like else None, role=role)
+        token = api_token(scope, account)
+        http = httpx.Client(
+            base_url=url or live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        )
+        opened.append(http)
+        return Caller(http, account)
+
+    yield make
+    for http in opened:
+        http.close()
+
+
+__all__ = ["ALL", "ApiClient", "Caller", "csrf_from", "pkce_pair"]

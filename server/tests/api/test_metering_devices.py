@@ -5,50 +5,18 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Account, LiveServer, unique
+from tests.api.conftest import Caller
+from tests.conftest import LiveServer, unique
 from zevvy_server.identity.models import AuditEvent
 from zevvy_server.metering.models import Device, Measurement, Register
 from zevvy_server.storage.engine import Database
-
-ALL = "device register measurement"
-
-
-@dataclass
-class Caller:
-    """An HTTP client holding a token of `account`."""
-
-    http: httpx.Client
-    account: Account
-
-
-@pytest.fixture
-def connect(
-    live_server: LiveServer, api_token: Callable[..., str], make_user: Callable[..., Account]
-) -> Iterator[Callable[..., Caller]]:
-    """Open a client with a real token: `scope`, `role`, and the organization of `like` or a new one."""
-    opened: list[httpx.Client] = []
-
-    def make(scope: str = ALL, role: str = "editor", like: Caller | None = None) -> Caller:
-        account = make_user(org=like.account.organization if like else None, role=role)
-        token = api_token(scope, account)
-        http = httpx.Client(
-            base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        )
-        opened.append(http)
-        return Caller(http, account)
-
-    yield make
-    for http in opened:
-        http.close()
 
 
 def counts(db: Database, caller: Caller) -> tuple[int, int, int]:

@@ -22,43 +22,11 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from tests.conftest import Account, LiveServer, make_settings, unique
+from tests.api.conftest import Caller
+from tests.conftest import LiveServer, make_settings, unique
 from zevvy_server.app import create_app
 from zevvy_server.metering.models import Device, ImportBatch, Measurement, MeasurementConflict, Register
 from zevvy_server.storage.engine import Database
-
-ALL = "device register measurement"
-
-
-@dataclass
-class Caller:
-    """An HTTP client holding a token of `account`."""
-
-    http: httpx.Client
-    account: Account
-
-
-@pytest.fixture
-def connect(
-    live_server: LiveServer, api_token: Callable[..., str], make_user: Callable[..., Account]
-) -> Iterator[Callable[..., Caller]]:
-    """Open a client with a real token: `scope`, `role`, and the organization of `like` or a new one."""
-    opened: list[httpx.Client] = []
-
-    def make(
-        scope: str = ALL, role: str = "editor", like: Caller | None = None, url: str | None = None
-    ) -> Caller:
-        account = make_user(org=like.account.organization if like else None, role=role)
-        token = api_token(scope, account)
-        http = httpx.Client(
-            base_url=url or live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120
-        )
-        opened.append(http)
-        return Caller(http, account)
-
-    yield make
-    for http in opened:
-        http.close()
 
 
 def path_url(device_ref: str, register_ref: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +17,8 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
-from tests.conftest import Account, LiveServer, unique
+from tests.api.conftest import Caller
+from tests.conftest import LiveServer, unique
 from zevvy_server.identity.models import AuditEvent
 from zevvy_server.metering.models import (
     Assignment,
@@ -30,37 +30,7 @@ from zevvy_server.metering.models import (
     UsageUnit,
 )
 
-ALL = "device register measurement"
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
-
-
-@dataclass
-class Caller:
-    """An HTTP client holding a token of `account`."""
-
-    http: httpx.Client
-    account: Account
-
-
-@pytest.fixture
-def connect(
-    live_server: LiveServer, api_token: Callable[..., str], make_user: Callable[..., Account]
-) -> Iterator[Callable[..., Caller]]:
-    """Open a client with a real token: `scope`, `role`, and the organization of `like` or a new one."""
-    opened: list[httpx.Client] = []
-
-    def make(scope: str = ALL, role: str = "editor", like: Caller | None = None) -> Caller:
-        account = make_user(org=like.account.organization if like else None, role=role)
-        token = api_token(scope, account)
-        http = httpx.Client(
-            base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        )
-        opened.append(http)
-        return Caller(http, account)
-
-    yield make
-    for http in opened:
-        http.close()
 
 
 def api_routes(routes: list[Any]) -> Iterator[APIRoute]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from harness import Figures, ServerProcess
 from tests.conftest import throwaway_database
 

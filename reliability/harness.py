@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from tests.conftest import ADMIN_PASSWORD, make_settings, unique
+
 from zevvy_server.clock import Clock
 from zevvy_server.identity.service import IdentityService
 from zevvy_server.oauth.device import DeviceService

@@ -33,9 +33,9 @@ def value(device: str, register: str, slot: int) -> int:
     return slot * 1000 + zlib.crc32(f"{device}|{register}".encode()) % 1000
 
 
-def series(device: str, register: str, block: int) -> dict[str, object]:
-    """One body-form series covering a whole block."""
-    slots = range(block * BLOCK, (block + 1) * BLOCK)
+def series(device: str, register: str, block: int, blocks: int = 1) -> dict[str, object]:
+    """One body-form series covering `blocks` whole blocks from `block`."""
+    slots = range(block * BLOCK, (block + blocks) * BLOCK)
     return {
         "deviceReference": device,
         "registerReference": register,
@@ -54,22 +54,27 @@ def keys_of(batch: Iterable[dict[str, object]]) -> set[Key]:
     return found
 
 
-def stored_readings(http: httpx.Client, device: str, register: str) -> dict[int, int] | None:
-    """slot -> value of one register, read in one request (one snapshot); None when it is absent."""
-    response = http.get(
-        f"/deviceRef/{quote(device, safe='')}/registerRef/{quote(register, safe='')}/measurements",
-        params={"format": "csv", "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"},
-    )
-    if response.status_code == 404:
-        return None
-    assert response.status_code == 200, response.text
-    assert "X-Next-Cursor" not in response.headers, "more readings than one CSV page holds"
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    result = {}
-    for row in rows:
-        slot = int((datetime.fromisoformat(row["readAt"].replace("Z", "+00:00")) - EPOCH).total_seconds() // 900)
-        result[slot] = int(row["value"])
-    return result
+def stored_readings(
+    http: httpx.Client, device: str, register: str, *, one_snapshot: bool = False
+) -> dict[int, int] | None:
+    """slot -> value of one register; None when it is absent. With `one_snapshot`, the readings
+    must come in one response (one transaction), so a reader sees one moment of the register."""
+    path = f"/deviceRef/{quote(device, safe='')}/registerRef/{quote(register, safe='')}/measurements"
+    params = {"format": "csv", "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    result: dict[int, int] = {}
+    while True:
+        response = http.get(path, params=params)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        for row in csv.DictReader(io.StringIO(response.text)):
+            at = datetime.fromisoformat(row["readAt"].replace("Z", "+00:00"))
+            result[int((at - EPOCH).total_seconds() // 900)] = int(row["value"])
+        cursor = response.headers.get("X-Next-Cursor")
+        if not cursor:
+            return result
+        assert not one_snapshot, "more readings than one CSV page holds"
+        params["cursor"] = cursor
 
 
 def torn_blocks(slots: Iterable[int]) -> list[int]:

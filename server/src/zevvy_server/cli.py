@@ -124,6 +124,42 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     typer.echo("database is up to date")
 
 
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (must not exist).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Write a consistent backup while the server runs (SQLite's backup API; pg_dump on PostgreSQL)."""
+    from zevvy_server.storage.backup import BackupError, backup
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    try:
+        backup(settings.sqlalchemy_url, file)
+    except BackupError as exc:
+        typer.echo(f"zevvy-server: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"backup written to {file}")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `zevvy-server db backup`.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Replace the database with a backup. Stop the server first."""
+    from zevvy_server.storage.backup import BackupError, restore
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    try:
+        restore(settings.sqlalchemy_url, file)
+    except BackupError as exc:
+        typer.echo(f"zevvy-server: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"database restored from {file}")
+
+
 @users_app.command("create")
 def users_create(
     username: str,

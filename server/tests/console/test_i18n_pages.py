@@ -18,6 +18,7 @@ CONSOLE = Path(access.__file__).parent
 TEMPLATE_DIRS = ("home", "devices", "registers", "structure", "settings")
 PAGE_MODULES = (
     "access",
+    "assignments",
     "charts",
     "devices",
     "home",

@@ -222,9 +222,9 @@ def local_text(epoch_us: int | None, style: str = "minute") -> str:
     if style == "second":
         return moment.strftime("%Y-%m-%d %H:%M:%S")
     if style == "offset":
-        return (
-            moment.strftime("%Y-%m-%d %H:%M ") + moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]
-        )
+        # The offset tells the two 02:30 of an autumn DST night apart.
+        offset = moment.strftime("%z")
+        return moment.strftime("%Y-%m-%d %H:%M ") + f"{offset[:3]}:{offset[3:]}"
     return moment.strftime("%Y-%m-%d %H:%M")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from zevvy_server.clock import Clock
+from zevvy_server.console import lookups
 from zevvy_server.console.access import TIME_ZONE, TZ, local_text, open_page, parse_id
 from zevvy_server.metering.aggregation import Bucket
 from zevvy_server.metering.common import Actor
@@ -122,16 +124,14 @@ def chart_range(
     if until and _DATE.match(until.strip()):
         try:
             to_text = (_day(until.strip()) + timedelta(days=1)).isoformat()
-        except ValueError:
+        except (ValueError, OverflowError):
             raise invalid("/to", "invalid_date", "not a date") from None
     from_text, to_text = (from_text or "").strip(), (to_text or "").strip()
     if not to_text:
-        end = local_date(latest_us if latest_us is not None else int(clock.time() * 1e6), TZ) + timedelta(
-            days=1
-        )
-        to_text = end.isoformat()
+        latest = latest_us if latest_us is not None else int(clock.time()) * 1_000_000
+        to_text = (local_date(latest, TZ) + timedelta(days=1)).isoformat()
     if not from_text:
-        start = _day(to_text) if _DATE.match(to_text) else local_date(_bound(to_text, "/to"), TZ)
+        start = local_date(_bound(to_text, "/to"), TZ)
         from_text = (start - timedelta(days=_DEFAULT_DAYS[key])).isoformat()
     low, high = _bound(from_text, "/from"), _bound(to_text, "/to")
     if chosen_view == "consumption" and chosen_interval in {"day", "month"}:
@@ -152,8 +152,17 @@ def chart_range(
     return Range(chosen_view, chosen_interval, from_text, to_text, low, high)
 
 
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def shifted(rng: Range, direction: int) -> Range:
     """The range of the same length just before (-1) or after (+1)."""
+    if rng.dated and rng.view == "consumption" and rng.interval == "month":
+        start, end = _day(rng.from_text), _day(rng.to_text)
+        months = ((end.year - start.year) * 12 + end.month - start.month) * direction
+        return _with_texts(rng, _add_months(start, months).isoformat(), _add_months(end, months).isoformat())
     if rng.dated:
         days = (_day(rng.to_text) - _day(rng.from_text)).days * direction
         start, end = _day(rng.from_text) + timedelta(days=days), _day(rng.to_text) + timedelta(days=days)
@@ -273,16 +282,26 @@ def point_series(session: Session, clock: Clock, actor: Actor, point_id: uuid.UU
     return _from_buckets(rng, result.unit, result.buckets, result.total)
 
 
+def _neighbour(move: Callable[[Range], Range], rng: Range) -> Range:
+    try:
+        return move(rng)
+    except (ValueError, OverflowError):  # at the ends of the calendar there is nothing further
+        return rng
+
+
 def links(base: str, rng: Range) -> dict[str, str]:
     """Where the chart's controls lead: this range's page, data and CSV, and its neighbours."""
+    earlier = _neighbour(lambda r: shifted(r, -1), rng)
+    later = _neighbour(lambda r: shifted(r, 1), rng)
+    wider = _neighbour(zoomed_out, rng)
     return {
         "page": f"{base}?{rng.query()}",
         "data": f"{base}/series.json?{rng.query()}",
         "csvComma": f"{base}/export.csv?{rng.query(delimiter=',')}",
         "csvSemicolon": f"{base}/export.csv?{rng.query(delimiter=';')}",
-        "prev": f"{base}?{shifted(rng, -1).query()}",
-        "next": f"{base}?{shifted(rng, 1).query()}",
-        "zoomOut": f"{base}?{zoomed_out(rng).query()}",
+        "prev": f"{base}?{earlier.query()}",
+        "next": f"{base}?{later.query()}",
+        "zoomOut": f"{base}?{wider.query()}",
     }
 
 
@@ -379,7 +398,7 @@ async def _point_series(request: Request, point_id: str) -> tuple[Series, str] |
             from_text=params.get("from"),
             to_text=params.get("to"),
             until=params.get("until"),
-            latest_us=None,
+            latest_us=lookups.point_latest_reading(session, ident),
             clock=ctx.clock,
             views=("consumption",),
         )

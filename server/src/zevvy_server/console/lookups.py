@@ -263,6 +263,7 @@ class AssignedRegister:
     device_id: uuid.UUID
     device_name: str
     unit: str
+    last_read_at: int | None
 
 
 def registers_by_id(
@@ -272,7 +273,7 @@ def registers_by_id(
     if not ids:
         return {}
     rows = session.execute(
-        select(Register.id, Register.name, Device.id, Device.name, Register.unit)
+        select(Register.id, Register.name, Device.id, Device.name, Register.unit, Register.last_read_at)
         .join(Device, Device.id == Register.device_id)
         .where(Register.organization_id == actor.organization_id, Register.id.in_(ids))
     )
@@ -333,3 +334,12 @@ def live_grants(
         for grant, username in rows
         if grants.is_active(grant)
     ]
+
+
+def point_latest_reading(session: Session, point_id: uuid.UUID) -> int | None:
+    """The newest reading among the registers ever assigned to a point (where its chart ends)."""
+    return session.scalar(
+        select(func.max(Register.last_read_at))
+        .join(Assignment, Assignment.register_key == Register.key)
+        .where(Assignment.measurement_point_id == point_id)
+    )

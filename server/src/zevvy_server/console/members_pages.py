@@ -177,7 +177,7 @@ async def audit(
     user: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    before: int | None = None,
+    before: str | None = None,
 ) -> Response:
     """Who did what and when, newest first; filter by action, user and days (admins)."""
     page = await open_page(request)
@@ -192,7 +192,7 @@ async def audit(
             username=user or None,
             since=_day_start(since),
             until=_day_start(until, days=1),
-            before=before,
+            before=int(before) if before and before.isdigit() else None,
         )
         return found, service.audit_actions(page.acting)
 

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from zevvy_server.console import charts, devices, home, members_pages, registers, settings, structure, uploads
+from zevvy_server.console import (
+    assignments,
+    charts,
+    devices,
+    home,
+    members_pages,
+    registers,
+    settings,
+    structure,
+    uploads,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (home, devices, registers, charts, structure, uploads, settings, members_pages):
+for module in (home, devices, registers, charts, structure, assignments, uploads, settings, members_pages):
     router.include_router(module.router)

@@ -27,13 +27,11 @@ from zevvy_server.console.access import (
     parse_id,
     with_notice,
 )
-from zevvy_server.console.framework import safe_next
-from zevvy_server.console.registers import assign
+from zevvy_server.console.assignments import assign
 from zevvy_server.errors import ZevvyError
 from zevvy_server.metering.common import Page as ListPage
 from zevvy_server.metering.models import COST_TYPES, MeasurementPoint, Property, UsageUnit
 from zevvy_server.metering.schemas import (
-    AssignmentPatch,
     MeasurementPointIn,
     MeasurementPointPatch,
     PropertyIn,
@@ -301,7 +299,7 @@ async def _point_page(
                 from_text=params.get("from"),
                 to_text=params.get("to"),
                 until=params.get("until"),
-                latest_us=None,
+                latest_us=lookups.point_latest_reading(session, ident),
                 clock=clock,
                 views=("consumption",),
             )
@@ -379,31 +377,6 @@ async def assign_registers(request: Request, point_id: str) -> Response:
         }
         return await _point_page(page, ident, assign_error=error, form=sent)
     return with_notice(f"/console/points/{ident}#assignments", "assigned")
-
-
-@router.post("/console/assignments/{assignment_id}/end")
-async def end_assignment(request: Request, assignment_id: str) -> Response:
-    """End an assignment on a day (the day itself no longer counts)."""
-    page, form = await open_form(request)
-    if isinstance(page, Response):
-        return page
-    ident = parse_id(assignment_id)
-    back = safe_next(form_text(form, "back"))
-    patch = AssignmentPatch(valid_to=form_text(form, "valid_to") or None)
-    await page.write(lambda s: _service(page, s).update_assignment(page.actor, ident, patch))
-    return with_notice(back, "saved")
-
-
-@router.post("/console/assignments/{assignment_id}/delete")
-async def delete_assignment(request: Request, assignment_id: str) -> Response:
-    """Remove an assignment (audited; its period stops counting for the point)."""
-    page, form = await open_form(request)
-    if isinstance(page, Response):
-        return page
-    ident = parse_id(assignment_id)
-    back = safe_next(form_text(form, "back"))
-    await page.write(lambda s: _service(page, s).delete_assignment(page.actor, ident))
-    return with_notice(back, "deleted")
 
 
 # -- deleting ---------------------------------------------------------------------------------------

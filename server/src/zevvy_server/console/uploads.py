@@ -27,7 +27,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from zevvy_server.console import lookups
 from zevvy_server.console.access import Page, describe, form_text, open_form, open_page, with_notice
-from zevvy_server.console.registers import overlap_message
+from zevvy_server.console.assignments import overlap_message
 from zevvy_server.errors import ZevvyError
 from zevvy_server.metering.errors import AssignmentOverlap
 from zevvy_server.metering.linking import MAX_ROWS, LinkingService

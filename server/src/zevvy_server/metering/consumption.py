@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zevvy_server.clock import Clock
-from zevvy_server.metering import aggregation, rowstore
+from zevvy_server.metering import aggregation, rollup, rowstore
 from zevvy_server.metering.aggregation import Bucket, Interval
 from zevvy_server.metering.common import Actor
 from zevvy_server.metering.errors import invalid
@@ -116,7 +116,7 @@ class ConsumptionService:
         tz = zone(time_zone)
         register = RegisterService(self.session, self.clock).get(actor, register_id)
         edges = self._edges(from_text, to_text, interval, tz)
-        buckets = self._buckets(register, edges)
+        buckets = self._buckets(register, edges, tz)
         return Consumption(
             register.id, None, register.unit, interval, time_zone, edges[0], edges[-1], buckets
         )
@@ -158,13 +158,13 @@ class ConsumptionService:
             low = max(assignment.valid_from, edges[0])
             high = edges[-1] if assignment.valid_to is None else min(assignment.valid_to, edges[-1])
             inner = [e for e in edges if low < e < high]
-            for sub in self._buckets(register, [low, *inner, high]):
+            for sub in self._buckets(register, [low, *inner, high], tz):
                 index = bisect_right(edges, sub.from_us) - 1
                 parts[index].append(_scaled(sub, factor))
         buckets = [_combine(a, b, group) for (a, b), group in zip(pairwise(edges), parts, strict=True)]
         return Consumption(None, point.id, point.unit, interval, time_zone, edges[0], edges[-1], buckets)
 
-    def _buckets(self, register: Register, edges: list[int]) -> list[Bucket]:
+    def _buckets(self, register: Register, edges: list[int], tz: tzinfo) -> list[Bucket]:
         period = parse_period(register.period)
         now_us = int(self.clock.time() * 1_000_000)
         low, high = edges[0], edges[-1]
@@ -173,6 +173,10 @@ class ConsumptionService:
             return aggregation.interval_consumption(
                 instants, values, edges, period.seconds, now_us=now_us, tz=GRID_ZONE
             )
+        if rollup.covers(edges, tz):
+            days = rollup.days_for(self.session, register.key, low, high)
+            if days is not None:
+                return rollup.counter_buckets(*days, edges, period.seconds, now_us, tz=GRID_ZONE)
         before = rowstore.neighbour(self.session, register.key, low, before=True)
         after = rowstore.neighbour(self.session, register.key, high, before=False)
         start = before[0] if before is not None else low

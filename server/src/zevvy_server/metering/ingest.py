@@ -28,7 +28,7 @@ from zevvy_server.clock import Clock
 from zevvy_server.errors import RateLimited
 from zevvy_server.identity import throttle
 from zevvy_server.identity.service import IdentityService
-from zevvy_server.metering import periods, rowstore
+from zevvy_server.metering import periods, rollup, rowstore
 from zevvy_server.metering.common import Actor
 from zevvy_server.metering.errors import BulkInvalid
 from zevvy_server.metering.models import (
@@ -232,7 +232,13 @@ class IngestService:
         if changed and options.overwrite:
             self._overwrite(actor, register, changed, import_id)
             touched.append(changed[-1][0])
-        elif changed:
+            low = min(changed[0][0], new_instants[0]) if new_instants else changed[0][0]
+            rollup.rebuild(self.session, key, low, max(touched))
+        elif new_instants and (last_read_at is None or new_instants[0] > last_read_at):
+            rollup.appended(self.session, key, new_instants, new_values)
+        elif new_instants:
+            rollup.rebuild(self.session, key, new_instants[0], new_instants[-1])
+        if changed and not options.overwrite:
             self._record_conflicts(key, changed, import_id)
         if touched:
             newest = max(touched)

@@ -87,6 +87,30 @@ class Measurement(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+class MeasurementDay(Base):
+    """A register's readings summarized per local day (Europe/Zurich), kept with the readings.
+
+    See `rollup`: consumption by day, month and year is computed from these rows exactly as from
+    the readings. ``extra`` is what the day's resets add to the consumption curve (null when it
+    does not fit 64 bits, and then the readings are used instead).
+    """
+
+    __tablename__ = "measurement_days"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    register_key: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("registers.key", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    day_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    readings: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[int] = mapped_column(BigInteger)
+    first_value: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[int] = mapped_column(BigInteger)
+    last_value: Mapped[int] = mapped_column(BigInteger)
+    resets: Mapped[int] = mapped_column(Integer)
+    extra: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class MeasurementRevision(Base):
     """A stored value that was replaced (overwrite or accepted conflict), kept for the record."""
 

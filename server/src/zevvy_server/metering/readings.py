@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from zevvy_server.clock import Clock
 from zevvy_server.identity.models import AuditEvent
 from zevvy_server.identity.service import IdentityService
-from zevvy_server.metering import rowstore
+from zevvy_server.metering import rollup, rowstore
 from zevvy_server.metering.common import Actor, Page, check_limit, decode_cursor, encode_cursor
 from zevvy_server.metering.errors import ConflictNotFound, ConflictResolved, invalid
 from zevvy_server.metering.models import (
@@ -208,6 +208,7 @@ class ReadingService:
                         replaced_at=now,
                     )
                 )
+            rollup.rebuild(self.session, register.key, conflict.read_at, conflict.read_at)
             if register.last_read_at is None or conflict.read_at >= register.last_read_at:
                 self.session.execute(
                     update(Register)

@@ -8,8 +8,9 @@ with ``synchronous_commit=on``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,10 @@ class Database:
         )
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers of this process queue on a lock instead of in
+        # SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a waiting writer
+        # starve; other processes still meet the busy timeout.
+        self._writer = threading.RLock() if self.is_sqlite else None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -86,7 +91,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits when the block succeeds and rolls back otherwise."""
-        with self._write() as session, session.begin():
+        with self._writer or nullcontext(), self._write() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zevvy_server.errors import InsufficientScope, RateLimited, Unauthenticated, ZevvyError
@@ -34,7 +35,29 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     422: "validation_failed",
     429: "rate_limited",
+    503: "service_unavailable",
 }
+
+# The database is unreachable, restarting or failing over: nothing was committed, so the client
+# should retry shortly; this is not a bug of ours (no 500, no traceback).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database could not be reached, is going down or stayed locked,
+    rather than a bug: a lost or refused connection, or a PostgreSQL error of class 08, 53 or 57."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate).startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        # psycopg raises connection failures without a SQLSTATE; SQLite says "locked"/"busy".
+        return type(exc.orig).__module__.startswith("psycopg") or "locked" in text or "busy" in text
+    return False
 
 
 def error_body(
@@ -103,14 +126,32 @@ def install_error_handlers(app: FastAPI, html_renderer: HtmlRenderer | None = No
             return html_renderer(request, exc.status_code, code, message)
         return JSONResponse(error_body(code, message), exc.status_code, headers=getattr(exc, "headers", None))
 
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
+    def internal_error(request: Request) -> Response:
         if wants_html(request):
             assert html_renderer is not None
             return html_renderer(request, 500, "internal_error", "Something went wrong on our side.")
         return JSONResponse(error_body("internal_error", "Something went wrong on our side."), 500)
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            log.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
+            return internal_error(request)
+        log.warning("database unavailable: %s", str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+        message = "The database is unavailable right now; nothing was stored. Retry shortly."
+        if wants_html(request):
+            assert html_renderer is not None
+            response = html_renderer(request, 503, "service_unavailable", message)
+        else:
+            response = JSONResponse(error_body("service_unavailable", message), 503)
+        response.headers["Retry-After"] = "1"
+        return response
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
+        return internal_error(request)
+
     app.add_exception_handler(ZevvyError, on_zevvy_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -71,6 +71,14 @@ class UnsupportedEncoding(ZevvyError):
     message = "Request bodies may be sent as they are or gzip-encoded (Content-Encoding: gzip)."
 
 
+class UnsupportedMediaType(ZevvyError):
+    """A body declared as something other than JSON (form data, text, XML...)."""
+
+    code = "unsupported_media_type"
+    status = 415
+    message = "Request bodies are JSON: send Content-Type: application/json."
+
+
 def actor_of(principal: Principal) -> Actor:
     """The domain's view of the token's caller."""
     return Actor(
@@ -84,8 +92,12 @@ def actor_of(principal: Principal) -> Actor:
 
 async def read_body(request: Request, ctx: AppContext) -> bytes:
     """The request body, gzip-decoded when so encoded; 413 as soon as it passes the byte limit
-    (so a gzip bomb costs at most the limit), 415 for other encodings."""
+    (so a gzip bomb costs at most the limit), 415 for other encodings and non-JSON media types
+    (a missing Content-Type is read as JSON)."""
     limit = ctx.settings.max_body_bytes
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type and media_type != JSON and not media_type.endswith("+json"):
+        raise UnsupportedMediaType()
     too_large = PayloadTooLarge(ctx.settings.max_readings_per_request, limit)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in {"identity", "gzip", "x-gzip", ""}:

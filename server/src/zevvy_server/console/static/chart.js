@@ -113,7 +113,8 @@
     const magnitude = 10 ** Math.floor(Math.log10(raw));
     const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) || raw;
     const ticks = [];
-    for (let v = Math.floor(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
+    const last = Math.ceil(hi / step - 1e-9) * step;
+    for (let v = Math.floor(lo / step + 1e-9) * step; v <= last + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
     return ticks;
   }
 
@@ -170,7 +171,7 @@
     el("line", { x1: m.left, x2: m.left + w, y1: m.top + h, y2: m.top + h }, axis);
 
     const series = el("g", { class: "series" }, svg);
-    if (!points.length) {
+    if (!known.length) {
       el("text", { class: "empty", x: m.left + w / 2, y: m.top + h / 2, "text-anchor": "middle" }, svg).textContent = texts.noData;
     } else if (data.view === "consumption" && points.length <= 1500) {
       points.forEach((p, i) => {
@@ -359,6 +360,8 @@
     if (error) error.remove();
     root.dataset.view = data.view;
     root.dataset.interval = data.interval;
+    const intervalField = root.querySelector("[data-interval-field]");
+    if (intervalField) intervalField.hidden = data.view === "readings";
   }
 
   let generation = 0;

@@ -1,0 +1,126 @@
+"""The storage's own limits, in-process: the same rows, our schema, our value encoding (epoch µs,
+micro-units) and our durability (SQLite WAL + ``synchronous=FULL``; PostgreSQL
+``synchronous_commit=on``), through the database driver alone, one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import time
+from itertools import repeat
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from zevvy_server.metering.models import Measurement
+
+Batch = tuple[int, list[int], list[int]]  # (register key, instants µs, values µ-units)
+
+
+def _schema(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        Measurement.__table__.create(engine)  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+
+
+def sqlite_insert(batches: list[Batch]) -> float:
+    """Rows/s of plain ``executemany`` INSERTs, ``BEGIN IMMEDIATE … COMMIT`` per batch."""
+    with tempfile.TemporaryDirectory(prefix="zevvy-bench-limit-") as tmp:
+        path = Path(tmp) / "limit.db"
+        _schema(f"sqlite:///{path}")
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        sql = "INSERT INTO measurements (register_key, read_at, value) VALUES (?, ?, ?)"
+        rows = 0
+        started = time.perf_counter()
+        for key, instants, values in batches:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, zip(repeat(key), instants, values))
+            conn.execute("COMMIT")
+            rows += len(instants)
+        elapsed = time.perf_counter() - started
+        conn.close()
+    return rows / elapsed
+
+
+def postgres_copy(database_url: str, batches: list[Batch]) -> float:
+    """Rows/s of binary COPY into the measurements table, one transaction per batch."""
+    import psycopg
+
+    _schema(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    rows = 0
+    with psycopg.connect(database_url, options="-c synchronous_commit=on") as conn:
+        started = time.perf_counter()
+        for key, instants, values in batches:
+            with conn.transaction(), conn.cursor() as cur:
+                with cur.copy("COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["int8", "int8", "int8"])
+                    for row in zip(repeat(key), instants, values):
+                        copy.write_row(row)
+            rows += len(instants)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE measurements")
+        conn.commit()
+    return rows / elapsed
+
+
+def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
+    """Rows/s of two merges with the full per-row outcome (created / unchanged / changed), on
+    batches that overlap stored rows: (a) COPY into a temporary table and one set-based
+    statement; (b) SELECT the batch's range, diff in Python, COPY only the new rows. Each batch
+    runs after locking its register (as the server does) in its own transaction."""
+    import psycopg
+
+    _schema(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    rates: dict[str, float] = {}
+    with psycopg.connect(database_url, options="-c synchronous_commit=on") as conn:
+        conn.execute("CREATE TEMP TABLE incoming (read_at bigint, value bigint) ON COMMIT DELETE ROWS")
+        conn.commit()
+        for name in ("temp_table_merge", "select_diff_copy"):
+            conn.execute("TRUNCATE measurements")
+            conn.commit()
+            rows = 0
+            started = time.perf_counter()
+            for key, instants, values in batches:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+                    if name == "temp_table_merge":
+                        with cur.copy("COPY incoming (read_at, value) FROM STDIN (FORMAT BINARY)") as copy:
+                            copy.set_types(["int8", "int8"])
+                            for row in zip(instants, values):
+                                copy.write_row(row)
+                        cur.execute(
+                            "WITH added AS (INSERT INTO measurements (register_key, read_at, value)"
+                            " SELECT %(k)s, read_at, value FROM incoming ON CONFLICT DO NOTHING RETURNING 1)"
+                            " SELECT (SELECT count(*) FROM added), i.read_at, m.value, i.value FROM incoming i"
+                            " JOIN measurements m ON m.register_key = %(k)s AND m.read_at = i.read_at"
+                            " AND m.read_at BETWEEN %(lo)s AND %(hi)s WHERE m.value <> i.value",
+                            {"k": key, "lo": instants[0], "hi": instants[-1]},
+                        )
+                        cur.fetchall()
+                    else:
+                        cur.execute(
+                            "SELECT read_at, value FROM measurements WHERE register_key = %s"
+                            " AND read_at BETWEEN %s AND %s",
+                            (key, instants[0], instants[-1]),
+                        )
+                        stored = dict(cur.fetchall())
+                        new = [(key, t, v) for t, v in zip(instants, values) if t not in stored]
+                        changed = [t for t, v in zip(instants, values) if stored.get(t, v) != v]
+                        del changed
+                        if new:
+                            with cur.copy(
+                                "COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)"
+                            ) as copy:
+                                copy.set_types(["int8", "int8", "int8"])
+                                for row in new:
+                                    copy.write_row(row)
+                rows += len(instants)
+            rates[name] = rows / (time.perf_counter() - started)
+        conn.execute("DROP TABLE measurements")
+        conn.commit()
+    return rates

@@ -1,0 +1,330 @@
+"""Per-register daily summaries of the stored readings, for fast and exact consumption.
+
+One row per register and local day (Europe/Zurich, the zone buckets are cut in by default) that
+holds readings: how many, the first and the last reading, the resets inside the day and what
+they add to the consumption curve (see `aggregation`). Rows are written in the transaction that
+changes the readings, so they always describe exactly what is stored:
+
+* readings appended after every stored one merge into the last day's row and new rows;
+* anything else (late data, an overwrite, an accepted conflict) rebuilds the touched days from
+  the stored readings.
+
+`counter_buckets` turns the rows into the very buckets `aggregation.counter_consumption` computes
+from the raw readings — same origin, same rounding, same flags — for buckets made of whole
+summary days (day, month and year in the summaries' zone). Everything else, and a day whose
+resets add more than a 64-bit column holds (then stored as null), uses the raw readings.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta, tzinfo
+from itertools import compress, islice, pairwise
+from operator import gt
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from zevvy_server.metering import aggregation
+from zevvy_server.metering.aggregation import Bucket
+from zevvy_server.metering.periods import local_date, local_day_start
+from zevvy_server.metering.rowstore import _driver
+
+ZONE: Final = ZoneInfo("Europe/Zurich")
+ZONE_NAME: Final = "Europe/Zurich"
+_INT64: Final = 2**63
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """The summary of one register's readings in one local day."""
+
+    start: int  # the day's first instant (local midnight), epoch µs
+    readings: int
+    first_at: int
+    first_value: int
+    last_at: int
+    last_value: int
+    resets: int  # decreases between consecutive readings of this day
+    extra: int | None  # what those resets add over the plain difference; None when too large
+
+
+def _extra(previous: int, value: int) -> int:
+    # A reset counts the new reading instead of the (negative) difference.
+    return max(value, 0) - value + previous
+
+
+def _day_starts(low: int, high: int, tz: tzinfo) -> list[int]:
+    """Starts of the local days from the one holding `low` to the one after `high`."""
+    day = local_date(low, tz)
+    last = local_date(high, tz)
+    starts = []
+    while day <= last + timedelta(days=1):
+        starts.append(local_day_start(day, tz))
+        day += timedelta(days=1)
+    return starts
+
+
+def summarize(instants: Sequence[int], values: Sequence[int], tz: tzinfo = ZONE) -> list[Day]:
+    """Day summaries of ascending readings."""
+    if not instants:
+        return []
+    starts = _day_starts(instants[0], instants[-1], tz)
+    resets = list(compress(range(1, len(values)), map(gt, values, islice(values, 1, None))))
+    days = []
+    for start, end in pairwise(starts):
+        low, high = bisect_left(instants, start), bisect_left(instants, end)
+        if low == high:
+            continue
+        inside = resets[bisect_right(resets, low) : bisect_left(resets, high)]
+        extra = sum(_extra(values[k - 1], values[k]) for k in inside)
+        days.append(
+            Day(
+                start,
+                high - low,
+                instants[low],
+                values[low],
+                instants[high - 1],
+                values[high - 1],
+                len(inside),
+                extra if -_INT64 <= extra < _INT64 else None,
+            )
+        )
+    return days
+
+
+def _merge(old: Day, new: Day) -> Day:
+    """`new` (readings all after `old`'s, same day) appended to `old`."""
+    resets, extra = old.resets + new.resets, None
+    if old.extra is not None and new.extra is not None:
+        extra = old.extra + new.extra
+        if old.last_value > new.first_value:
+            resets += 1
+            extra += _extra(old.last_value, new.first_value)
+    elif old.last_value > new.first_value:
+        resets += 1
+    if extra is not None and not -_INT64 <= extra < _INT64:
+        extra = None
+    return Day(
+        old.start,
+        old.readings + new.readings,
+        old.first_at,
+        old.first_value,
+        new.last_at,
+        new.last_value,
+        resets,
+        extra,
+    )
+
+
+# -- storage --------------------------------------------------------------------------------------
+
+_COLUMNS = "register_key, day_start, readings, first_at, first_value, last_at, last_value, resets, extra"
+
+
+def _rows(session: Session, sql: str, params: Sequence[Any]) -> list[Day]:
+    raw, is_pg = _driver(session)
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql.replace("?", "%s") if is_pg else sql, params)
+        return [Day(*row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+_SELECT = (
+    "SELECT day_start, readings, first_at, first_value, last_at, last_value, resets, extra"
+    " FROM measurement_days"
+)
+
+
+def _write(session: Session, key: int, low: int, high: int, days: list[Day]) -> None:
+    """Replace the rows of days starting in [low, high) by `days`."""
+    raw, is_pg = _driver(session)
+    mark = "%s" if is_pg else "?"
+    cursor = raw.cursor()
+    try:
+        cursor.execute(
+            f"DELETE FROM measurement_days WHERE register_key = {mark}"
+            f" AND day_start >= {mark} AND day_start < {mark}",
+            (key, low, high),
+        )
+        if days:
+            cursor.executemany(
+                f"INSERT INTO measurement_days ({_COLUMNS}) VALUES ({', '.join([mark] * 9)})",
+                [
+                    (
+                        key,
+                        d.start,
+                        d.readings,
+                        d.first_at,
+                        d.first_value,
+                        d.last_at,
+                        d.last_value,
+                        d.resets,
+                        d.extra,
+                    )
+                    for d in days
+                ],
+            )
+    finally:
+        cursor.close()
+
+
+def appended(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:
+    """Readings were stored after every reading the register had: merge them in."""
+    if not instants:
+        return
+    days = summarize(instants, values)
+    first = days[0]
+    existing = _rows(session, f"{_SELECT} WHERE register_key = ? AND day_start = ?", (key, first.start))
+    if existing:
+        days[0] = _merge(existing[0], first)
+    _write(session, key, days[0].start, days[-1].start + 1, days)
+
+
+def rebuild(session: Session, key: int, low: int, high: int) -> None:
+    """Readings in [low, high] changed in any way: rebuild the days that hold them."""
+    from zevvy_server.metering import rowstore
+
+    start = local_day_start(local_date(low, ZONE), ZONE)
+    end = local_day_start(local_date(high, ZONE) + timedelta(days=1), ZONE)
+    instants, values = rowstore.read_readings(session, key, start, end)
+    _write(session, key, start, end, summarize(instants, values))
+
+
+# -- consumption ----------------------------------------------------------------------------------
+
+
+def covers(edges: Sequence[int], tz: tzinfo) -> bool:
+    """Whether the buckets are whole days of the summaries' zone."""
+    if getattr(tz, "key", None) != ZONE_NAME:
+        return False
+    return all(local_day_start(local_date(e, ZONE), ZONE) == e for e in edges)
+
+
+def days_for(
+    session: Session, key: int, low: int, high: int
+) -> tuple[Day | None, list[Day], Day | None] | None:
+    """The rows of days in [low, high) and the nearest row on each side; None when a row cannot
+    serve (its resets overflowed)."""
+    before = _rows(
+        session,
+        f"{_SELECT} WHERE register_key = ? AND day_start < ? ORDER BY day_start DESC LIMIT 1",
+        (key, low),
+    )
+    inside = _rows(
+        session,
+        f"{_SELECT} WHERE register_key = ? AND day_start >= ? AND day_start < ? ORDER BY day_start",
+        (key, low, high),
+    )
+    after = _rows(
+        session,
+        f"{_SELECT} WHERE register_key = ? AND day_start >= ? ORDER BY day_start LIMIT 1",
+        (key, high),
+    )
+    if any(d.extra is None for d in inside):
+        return None
+    return (before[0] if before else None), inside, (after[0] if after else None)
+
+
+def _step(previous: int, value: int) -> int:
+    return value - previous if value >= previous else max(value, 0)
+
+
+def counter_buckets(
+    before: Day | None,
+    inside: list[Day],
+    after: Day | None,
+    edges: Sequence[int],
+    period_s: int,
+    now_us: int,
+    tz: tzinfo | None = None,
+) -> list[Bucket]:
+    """`aggregation.counter_consumption` of the readings these rows summarize, for buckets made
+    of whole days; the same origin (the reading at or before the first edge) and rounding."""
+    low = edges[0]
+    if inside and inside[0].first_at == low:
+        before = None  # the reading at the first edge is the origin; nothing earlier is read
+    # Curve values at each day's first and last reading, from the origin (0).
+    firsts: list[int] = []
+    lasts: list[int] = []
+    boundary_resets: list[int] = []
+    previous_value: int | None = before.last_value if before is not None else None
+    running = 0
+    for day in inside:
+        if previous_value is not None:
+            running += _step(previous_value, day.first_value)
+            boundary_resets.append(1 if previous_value > day.first_value else 0)
+        else:
+            boundary_resets.append(0)
+        firsts.append(running)
+        running += day.last_value - day.first_value + (day.extra or 0)
+        lasts.append(running)
+        previous_value = day.last_value
+    after_curve = 0  # the first reading after the range is the origin when nothing comes before it
+    if after is not None and previous_value is not None:
+        after_curve = running + _step(previous_value, after.first_value)
+    starts = [d.start for d in inside]
+
+    def at(edge: int) -> tuple[int, bool] | None:
+        # The first day starting at or after the edge holds the first reading at or after it.
+        right = bisect_left(starts, edge)
+        if right < len(inside):
+            right_at, right_curve = inside[right].first_at, firsts[right]
+        elif after is not None:
+            right_at, right_curve = after.first_at, after_curve
+        else:
+            return None
+        if right_at == edge:
+            return right_curve, True
+        if right > 0:
+            left_at, left_curve = inside[right - 1].last_at, lasts[right - 1]
+        elif before is not None:
+            left_at, left_curve = before.last_at, 0
+        else:
+            return None
+        span = right_at - left_at
+        total = left_curve * span + (right_curve - left_curve) * (edge - left_at)
+        return aggregation._round_half_even(total, span), False
+
+    slots = aggregation._slot_counts(edges, period_s, tz, closed_end=False)
+    at_edges = [at(e) for e in edges]
+    buckets = []
+    for position in range(len(edges) - 1):
+        start, end = edges[position], edges[position + 1]
+        first_day, end_day = bisect_left(starts, start), bisect_left(starts, end)
+        at_start, at_end = at_edges[position], at_edges[position + 1]
+        value: int | None
+        if at_start is not None and at_end is not None:
+            value = at_end[0] - at_start[0]
+            estimated = not (at_start[1] and at_end[1])
+            partial = False
+        else:
+            has = first_day < end_day
+            first = at_start[0] if at_start is not None else firsts[first_day] if has else None
+            last = at_end[0] if at_end is not None else lasts[end_day - 1] if has else None
+            value = None if first is None or last is None else last - first
+            estimated = partial = value is not None
+        days = inside[first_day:end_day]
+        buckets.append(
+            Bucket(
+                from_us=start,
+                to_us=end,
+                value=value,
+                estimated=estimated,
+                partial=partial or end > now_us,
+                resets=sum(d.resets for d in days) + sum(boundary_resets[first_day:end_day]),
+                expected_slots=slots[position],
+                received_slots=sum(d.readings for d in days),
+            )
+        )
+    return buckets
+
+
+def first_day(when: date) -> int:
+    """The start of a local day in the summaries' zone."""
+    return local_day_start(when, ZONE)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from harness import Figures, ServerProcess
 from tests.conftest import throwaway_database
+
+from harness import Figures, ServerProcess
 
 BACKEND = "postgresql" if os.environ.get("ZEVVY_TEST_DATABASE_URL") else "sqlite"
 _RECORDED: list[Figures] = []
@@ -18,7 +19,10 @@ RESULTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--long", action="store_true", default=False, help="the full run (minutes to hours), not the bounded one"
+        "--long",
+        action="store_true",
+        default=False,
+        help="the full run (minutes to hours), not the bounded one",
     )
 
 

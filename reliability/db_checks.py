@@ -37,9 +37,9 @@ def integrity_problems(db: Database) -> list[str]:
         conn.commit()
     with db.read() as session:
         orphans = session.scalar(
-            select(func.count()).select_from(Measurement).where(
-                ~select(Register.key).where(Register.key == Measurement.register_key).exists()
-            )
+            select(func.count())
+            .select_from(Measurement)
+            .where(~select(Register.key).where(Register.key == Measurement.register_key).exists())
         )
         if orphans:
             problems.append(f"{orphans} measurements without a register")

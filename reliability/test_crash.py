@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import BACKEND, Scale
 from db_checks import integrity_problems, measurement_count
 from harness import Figures, ServerProcess, Tenant, database, free_port, make_tenant, percentile
@@ -172,19 +173,41 @@ def throwaway_cluster() -> Iterator[tuple[str, Path]]:
     port = free_port()
 
     def as_postgres(*args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120
+        )
 
     try:
         as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--no-sync")
         as_postgres(
-            str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w",
-            "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=on", "start",
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=on",
+            "start",
         )
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres", data
     finally:
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True, timeout=120, check=False,
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
         )
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -193,10 +216,24 @@ def restart_cluster(data: Path) -> None:
     """Stop PostgreSQL abruptly (-m immediate: crash recovery at the next start) and start it again."""
     subprocess.run(
         [
-            "runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data),
-            "-l", str(data.parent / "log"), "-m", "immediate", "-w", "restart",
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(data.parent / "log"),
+            "-m",
+            "immediate",
+            "-w",
+            "restart",
         ],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=120,
     )
 
 
@@ -241,7 +278,9 @@ def test_a_postgresql_restart_under_load_ends_with_exactly_once_data_after_clien
                                 break
                             with lock:
                                 errors_seen += 1
-                                seen["connection error" if response is None else str(response.status_code)] += 1
+                                seen[
+                                    "connection error" if response is None else str(response.status_code)
+                                ] += 1
                             time.sleep(0.25)
                         else:
                             raise AssertionError(f"batch {number} never got through")

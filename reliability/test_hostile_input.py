@@ -3,18 +3,17 @@ requests against every operation of /openapi.json."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
 import threading
 import time
 import zlib
-from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import BACKEND, Scale
+from conftest import BACKEND
 from db_checks import device_references, measurement_count
 from harness import Figures, ServerProcess, Tenant, database, make_tenant
 
@@ -38,7 +37,9 @@ def corpus() -> dict[str, tuple[str, bytes, dict[str, str]]]:
         return PATH_FORM, text.encode(), json_type
 
     def body_form(measurements: str) -> tuple[str, bytes, dict[str, str]]:
-        text = f'{{"deviceReference": "hostile", "registerReference": "main", "measurements": {measurements}}}'
+        text = (
+            f'{{"deviceReference": "hostile", "registerReference": "main", "measurements": {measurements}}}'
+        )
         return BODY_FORM, text.encode(), json_type
 
     cases = {
@@ -75,26 +76,43 @@ def corpus() -> dict[str, tuple[str, bytes, dict[str, str]]]:
         "epoch number as readAt": path_form('[{"readAt": 1704067200, "value": 1}]'),
         "duplicate keys": path_form('[{"readAt": "2024-01-01T00:00:00Z", "value": 1, "value": 2}]'),
         "duplicate instants": path_form(
-            '[{"readAt": "2024-01-01T00:00:00Z", "value": 1}, {"readAt": "2024-01-01T01:00:00+01:00", "value": 2}]'
+            '[{"readAt": "2024-01-01T00:00:00Z", "value": 1},'
+            ' {"readAt": "2024-01-01T01:00:00+01:00", "value": 2}]'
         ),
         "missing value": path_form('[{"readAt": "2024-01-01T00:00:00Z"}]'),
         "body form without register": (
-            BODY_FORM, b'{"deviceReference": "hostile", "measurements": [' + OK.encode() + b"]}", json_type
+            BODY_FORM,
+            b'{"deviceReference": "hostile", "measurements": [' + OK.encode() + b"]}",
+            json_type,
         ),
         "body form NaN": body_form('[{"readAt": "2024-01-01T00:00:00Z", "value": NaN}]'),
         "huge reference": (
             BODY_FORM,
-            json.dumps({"deviceReference": "x" * 100_000, "registerReference": "m", "measurements": []}).encode(),
+            json.dumps(
+                {"deviceReference": "x" * 100_000, "registerReference": "m", "measurements": []}
+            ).encode(),
             json_type,
         ),
         "50 MB body": path_form("[" + ",".join([OK] * (50 * 1024 * 1024 // (len(OK) + 1))) + "]"),
         "gzip bomb": (PATH_FORM, _bomb(), {**json_type, "Content-Encoding": "gzip"}),
         "not gzip": (PATH_FORM, b"[" + OK.encode() + b"]", {**json_type, "Content-Encoding": "gzip"}),
-        "truncated gzip": (PATH_FORM, gzip.compress(b"[" + OK.encode() + b"]")[:-9], {**json_type, "Content-Encoding": "gzip"}),
+        "truncated gzip": (
+            PATH_FORM,
+            gzip.compress(b"[" + OK.encode() + b"]")[:-9],
+            {**json_type, "Content-Encoding": "gzip"},
+        ),
         "brotli": (PATH_FORM, b"[]", {**json_type, "Content-Encoding": "br"}),
         "text/plain": (PATH_FORM, b"[" + OK.encode() + b"]", {"Content-Type": "text/plain"}),
-        "form encoded": (PATH_FORM, b"readAt=2024-01-01T00:00:00Z&value=1", {"Content-Type": "application/x-www-form-urlencoded"}),
-        "multipart": (PATH_FORM, b"--x\r\n\r\n[]\r\n--x--", {"Content-Type": "multipart/form-data; boundary=x"}),
+        "form encoded": (
+            PATH_FORM,
+            b"readAt=2024-01-01T00:00:00Z&value=1",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        "multipart": (
+            PATH_FORM,
+            b"--x\r\n\r\n[]\r\n--x--",
+            {"Content-Type": "multipart/form-data; boundary=x"},
+        ),
         "XML": (PATH_FORM, b"<readings/>", {"Content-Type": "application/xml"}),
         "UTF-16 JSON": (PATH_FORM, ("[" + OK + "]").encode("utf-16"), json_type),
     }
@@ -170,10 +188,8 @@ def test_slowloris_clients_and_truncated_bodies_do_not_block_other_clients(
     def drip() -> None:
         while not stop.wait(1.0):
             for s in sockets:
-                try:
+                with contextlib.suppress(OSError):
                     s.sendall(b" ")
-                except OSError:
-                    pass
 
     dripper = threading.Thread(target=drip)
     dripper.start()

@@ -18,7 +18,9 @@ SHARED_DEVICES = 4
 def batch_for(writer: int, request: int) -> list[dict[str, object]]:
     """Writer `w` and writer `w + 8` send the same shared series at the same step (same values);
     every writer auto-creates the same four shared devices in its first requests."""
-    shared = series(f"shared-{request % SHARED_DEVICES}", f"r{writer % 2}", (request // 4) * 4 + (writer % 8) // 2)
+    shared = series(
+        f"shared-{request % SHARED_DEVICES}", f"r{writer % 2}", (request // 4) * 4 + (writer % 8) // 2
+    )
     own = series(f"writer-{writer}", "main", request)
     return [shared, own] if writer % 2 else [own, shared]
 
@@ -88,7 +90,11 @@ def test_concurrent_writers_store_every_reading_exactly_once_and_readers_never_s
         backend=BACKEND,
         writers=scale.writers,
         requests=sum(statuses.values()),
-        readings_sent=sum(len(keys_of(batch_for(w, r))) for w in range(scale.writers) for r in range(scale.requests_per_writer)),
+        readings_sent=sum(
+            len(keys_of(batch_for(w, r)))
+            for w in range(scale.writers)
+            for r in range(scale.requests_per_writer)
+        ),
         readings_distinct=len(sent),
         readings_stored=stored,
         statuses={str(k): v for k, v in statuses.items()},

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from tests.conftest import throwaway_database
 
 from db_checks import integrity_problems
 from harness import ServerProcess, database, make_tenant
-from tests.conftest import throwaway_database
 from workload import assert_exactly, keys_of, series
 from zevvy_server.models import metadata
 from zevvy_server.storage import migrate
@@ -59,12 +59,20 @@ def test_a_database_with_data_at_each_revision_upgrades_to_head_and_serves_the_s
                 assert migrate.current_revision(db.engine) == revision
                 refused = subprocess.run(
                     [sys.executable, "-m", "zevvy_server", "serve"],
-                    env=server.env(), capture_output=True, text=True, timeout=120, check=False,
+                    env=server.env(),
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=False,
                 )
                 assert refused.returncode == 3 and "db upgrade" in refused.stderr
             upgraded = subprocess.run(
                 [sys.executable, "-m", "zevvy_server", "db", "upgrade"],
-                env=server.env(), capture_output=True, text=True, timeout=300, check=False,
+                env=server.env(),
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
             )
             assert upgraded.returncode == 0, upgraded.stderr
             assert migrate.current_revision(db.engine) == head

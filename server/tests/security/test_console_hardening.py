@@ -42,7 +42,9 @@ def browser_routes(live_server: LiveServer, method: str) -> list[str]:
 
 
 def _fill(path: str) -> str:
-    return re.sub(r"\{realm\}", "zevvy", re.sub(r"\{(?!realm)[^}]+\}", "00000000-0000-0000-0000-000000000000", path))
+    return re.sub(
+        r"\{realm\}", "zevvy", re.sub(r"\{(?!realm)[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
+    )
 
 
 def test_every_console_page_sends_csp_without_inline_script_frame_ancestors_and_nosniff(
@@ -57,7 +59,9 @@ def test_every_console_page_sends_csp_without_inline_script_frame_ancestors_and_
             if "text/html" not in response.headers.get("content-type", ""):
                 continue
             csp = response.headers.get("content-security-policy", "")
-            script = next((d for d in csp.split(";") if d.strip().startswith(("script-src", "default-src"))), "")
+            script = next(
+                (d for d in csp.split(";") if d.strip().startswith(("script-src", "default-src"))), ""
+            )
             wrong = []
             if not script or "'unsafe-inline'" in script or "'unsafe-eval'" in script:
                 wrong.append(f"script policy {script!r}")

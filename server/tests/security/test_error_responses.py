@@ -13,9 +13,13 @@ from tests.conftest import LiveServer
 from zevvy_server.web.errors import database_unavailable
 
 
-def test_a_non_json_body_is_415_and_stores_nothing(live_server: LiveServer, api_token: Callable[..., str]) -> None:
+def test_a_non_json_body_is_415_and_stores_nothing(
+    live_server: LiveServer, api_token: Callable[..., str]
+) -> None:
     token = api_token("device register measurement")
-    with httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+    with httpx.Client(
+        base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
         for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
             response = http.post(
                 "/deviceRef/ct/registerRef/main/measurements/_bulk_create",

@@ -32,7 +32,9 @@ def _b64(data: dict[str, Any]) -> str:
 def _parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header, payload, _ = token.split(".")
     pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
-    return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(base64.urlsafe_b64decode(pad(payload)))
+    return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(
+        base64.urlsafe_b64decode(pad(payload))
+    )
 
 
 @pytest.fixture
@@ -70,13 +72,20 @@ def _forgeries(live_server: LiveServer, tokens: dict[str, Any]) -> dict[str, str
         ),
         "our kid, another key": jwt.encode({**header, "alg": "RS256"}, claims, other_key),
         "unknown kid": jwt.encode(
-            {**header, "alg": "RS256", "kid": "unknown"}, claims, RSAKey.generate_key(2048, parameters={"kid": "unknown"})
+            {**header, "alg": "RS256", "kid": "unknown"},
+            claims,
+            RSAKey.generate_key(2048, parameters={"kid": "unknown"}),
         ),
         "payload swapped after signing": ".".join(
-            [tokens["access_token"].split(".")[0], _b64({**claims, "org_id": "00000000-0000-0000-0000-000000000000"}),
-             tokens["access_token"].split(".")[2]]
+            [
+                tokens["access_token"].split(".")[0],
+                _b64({**claims, "org_id": "00000000-0000-0000-0000-000000000000"}),
+                tokens["access_token"].split(".")[2],
+            ]
         ),
-        "wrong issuer": _server_signed(live_server, header, {**claims, "iss": "http://evil.example/realms/zevvy"}),
+        "wrong issuer": _server_signed(
+            live_server, header, {**claims, "iss": "http://evil.example/realms/zevvy"}
+        ),
         "wrong audience": _server_signed(live_server, header, {**claims, "aud": "account"}),
         "no audience": _server_signed(live_server, header, {k: v for k, v in claims.items() if k != "aud"}),
         "typ ID": _server_signed(live_server, header, {**claims, "typ": "ID"}),
@@ -102,7 +111,9 @@ def test_every_forged_or_misused_token_is_refused_with_401_and_a_bearer_challeng
         for name, token in _forgeries(live_server, real).items():
             for path in ("/devices", "/imports"):
                 answer = http.get(path, headers={"Authorization": f"Bearer {token}".strip()})
-                if answer.status_code != 401 or not answer.headers.get("www-authenticate", "").startswith("Bearer"):
+                if answer.status_code != 401 or not answer.headers.get("www-authenticate", "").startswith(
+                    "Bearer"
+                ):
                     accepted[f"{name} {path}"] = answer.status_code
         # A refresh token is no access token at the identity server's userinfo either.
         answer = http.get(

@@ -113,8 +113,15 @@ def restore(sqlalchemy_url: str, source: Path) -> None:
     pg_restore = _tool("pg_restore")
     result = subprocess.run(  # noqa: S603 - fixed program, arguments are not shell-parsed
         [
-            pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
-            "--dbname", _libpq_url(sqlalchemy_url), str(source),
+            pg_restore,
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            "--exit-on-error",
+            "--dbname",
+            _libpq_url(sqlalchemy_url),
+            str(source),
         ],
         capture_output=True,
         text=True,

@@ -45,7 +45,7 @@ def test_a_backup_taken_under_load_restores_exactly_the_data_of_its_moment(
     assert made.returncode == 0, made.stderr
     assert sender.unexpected == []
     with tenant.http(server) as http:
-        before_restore = stored_keys(http)
+        before_restore = stored_keys(http, sender.sent)
     assert sender.acknowledged and sender.acknowledged <= sent_after | set(sender.sent)
 
     server.stop()
@@ -54,7 +54,7 @@ def test_a_backup_taken_under_load_restores_exactly_the_data_of_its_moment(
     assert restored.returncode == 0, restored.stderr
     server.start()
     with tenant.http(server) as http:
-        after = stored_keys(http)
+        after = stored_keys(http, sender.sent)
     batches_in_backup = set()
     torn = []
     for number in sender.sent:

@@ -8,7 +8,9 @@ into failures.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -31,11 +33,50 @@ from zevvy_server.cli import HTTP_PROTOCOL
 from zevvy_server.clock import AdjustableClock
 from zevvy_server.identity.models import Organization, User
 from zevvy_server.identity.service import IdentityService
+from zevvy_server.logs import JsonFormatter
 from zevvy_server.settings import Settings
 from zevvy_server.storage.engine import Database
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 STRICT = os.environ.get("ZEVVY_TEST_STRICT") == "1"
+
+# Every secret the suite hands out (passwords, client secrets, codes, tokens): none may ever
+# appear in a log line of the whole run (checked when the run ends, see `no_secrets_in_logs`).
+SECRETS: set[str] = {ADMIN_PASSWORD}
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
+
+
+def remember_secret(*values: str | None) -> None:
+    """Note secrets handed out in a test, for the end-of-run log check."""
+    SECRETS.update(v for v in values if v and len(v) >= 8)
+
+
+class _Recorder(logging.Handler):
+    """Keeps every log record of the run, formatted with all its fields."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secrets_in_logs() -> Iterator[None]:
+    """Capture the logs of the whole run; at its end, no password, secret, code or token is in them."""
+    recorder = _Recorder()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(recorder)
+    root.setLevel(logging.INFO)
+    yield
+    root.removeHandler(recorder)
+    root.setLevel(level)
+    assert any('"zevvy.request"' in line for line in recorder.lines), "the request log was not captured"
+    leaks = [line for line in recorder.lines if JWT.search(line) or any(secret in line for secret in SECRETS)]
+    assert not leaks, f"secrets or tokens found in {len(leaks)} log lines, e.g. {leaks[0][:300]}"
 
 
 def needs_system_package(what: str, hint: str) -> None:
@@ -185,6 +226,7 @@ def make_user(live_server: LiveServer, make_org: Callable[..., Organization]) ->
     def make(org: Organization | None = None, role: str = "admin", password: str | None = None) -> Account:
         org = org or make_org()
         password = password or secrets.token_urlsafe(16)
+        remember_secret(password)
         with live_server.db.write() as session:
             identity = IdentityService(session, live_server.clock)
             user = identity.create_user(unique("user"), "someone@example.org", password)

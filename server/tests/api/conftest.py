@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, LiveServer, unique
+from tests.conftest import Account, LiveServer, remember_secret, unique
 from tests.support import console_login, csrf_from
 from zevvy_server.identity.models import Organization
 from zevvy_server.oauth.device import DeviceService
@@ -58,6 +58,7 @@ def make_client(live_server: LiveServer, make_org: Callable[..., Organization]) 
             client, secret = ClientService(session, live_server.clock).create(
                 unique("client"), org.id, **options
             )
+        remember_secret(secret)
         return ApiClient(client, secret)
 
     return make
@@ -148,6 +149,7 @@ def device_tokens(
         response = poll(http, client, started["device_code"])
         assert response.status_code == 200, response.text
         tokens: dict[str, Any] = response.json()
+        remember_secret(started["device_code"], tokens.get("access_token"), tokens.get("refresh_token"))
         return tokens
 
     return run

@@ -32,6 +32,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 import tracemalloc
 import uuid
@@ -693,9 +694,12 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps({"machine": facts, "runs": runs}, indent=1))
     summary = medians(runs)
-    command = "python benchmarks/compare.py " + " ".join(
-        a for a in os.sys.argv[1:] if a not in {"--write-doc"} and not a.startswith("--json")  # type: ignore[attr-defined]
-    )
+    shown, skip = [], False
+    for a in sys.argv[1:]:
+        if not skip and a != "--write-doc" and not a.startswith("--json"):
+            shown.append(a)
+        skip = a == "--json"
+    command = "python benchmarks/compare.py " + " ".join(shown)
     block = markdown(summary, facts, command.strip(), len(runs))
     print(block)
     if args.write_doc:

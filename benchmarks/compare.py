@@ -27,6 +27,7 @@ its result markers (``--write-doc``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -79,7 +80,12 @@ class Dataset:
         encoder = msgspec.json.Encoder()
         return [
             encoder.encode(
-                [{"readAt": t, "value": v} for t, v in zip(self.stamps[s : s + self.batch], self.values[i][s : s + self.batch])]
+                [
+                    {"readAt": t, "value": v}
+                    for t, v in zip(
+                        self.stamps[s : s + self.batch], self.values[i][s : s + self.batch], strict=True
+                    )
+                ]
             )
             for s in starts
         ]
@@ -151,7 +157,10 @@ def backfill_ours(server: Server, token: str, data: Dataset, prefix: str, client
     """Back-fill every register of `data`; readings/s, verified."""
     headers = _headers(token)
     jobs = [
-        [(loadgen.request(server.url, "POST", _bulk_path(f"{prefix}-{i}"), body, headers), 201) for body in data.bodies(i)]
+        [
+            (loadgen.request(server.url, "POST", _bulk_path(f"{prefix}-{i}"), body, headers), 201)
+            for body in data.bodies(i)
+        ]
         for i in range(len(data.values))
     ]
     outcome = loadgen.run(server.url, _shares(jobs, clients))
@@ -165,7 +174,10 @@ def resend_ours(server: Server, token: str, data: Dataset, prefix: str) -> dict[
     """Re-send a stored data set unchanged (1 client); every answer must say all unchanged."""
     headers = _headers(token)
     jobs = [
-        [(loadgen.request(server.url, "POST", _bulk_path(f"{prefix}-{i}"), body, headers), 201) for body in data.bodies(i)]
+        [
+            (loadgen.request(server.url, "POST", _bulk_path(f"{prefix}-{i}"), body, headers), 201)
+            for body in data.bodies(i)
+        ]
         for i in range(len(data.values))
     ]
     outcome = loadgen.run(server.url, _shares(jobs, 1), keep_answers=True)
@@ -198,12 +210,16 @@ def overlap_ours(server: Server, token: str, data: Dataset, prefix: str) -> dict
     return {"readings_per_s": sent / outcome.seconds}
 
 
-def live_jobs(url: str, registers: int, requests: int, path_of: Any, body_of: Any, status: int) -> list[list[loadgen.Job]]:
+def live_jobs(
+    url: str, registers: int, requests: int, path_of: Any, body_of: Any, status: int
+) -> list[list[loadgen.Job]]:
     """Request n goes to register n % registers with its next reading; client = register % 16."""
     shares: list[list[loadgen.Job]] = [[] for _ in range(16)]
     for n in range(requests):
         register, index = n % registers, n // registers + 1
-        shares[register % 16].append((loadgen.request(url, "POST", path_of(register), body_of(register, index)), status))
+        shares[register % 16].append(
+            (loadgen.request(url, "POST", path_of(register), body_of(register, index)), status)
+        )
     return shares
 
 
@@ -218,7 +234,12 @@ def live_ours(server: Server, token: str, registers: int, requests: int, prefix:
     headers = _headers(token)
 
     def job(register: int, index: int) -> loadgen.Job:
-        return (loadgen.request(server.url, "POST", _bulk_path(f"{prefix}-{register}"), _live_body(register, index), headers), 201)
+        return (
+            loadgen.request(
+                server.url, "POST", _bulk_path(f"{prefix}-{register}"), _live_body(register, index), headers
+            ),
+            201,
+        )
 
     warm = [[] for _ in range(16)]  # type: list[list[loadgen.Job]]
     for r in range(registers):
@@ -300,7 +321,10 @@ def exact_check(server: Server, key: int, interval: str) -> Any:
 
         tz = zone("Europe/Zurich")
         edges = aggregation.bucket_edges(
-            codec.parse_instant("2024-12-31T23:00:00Z"), codec.parse_instant("2025-12-31T23:00:00Z"), interval, tz  # type: ignore[arg-type]
+            codec.parse_instant("2024-12-31T23:00:00Z"),
+            codec.parse_instant("2025-12-31T23:00:00Z"),
+            interval,
+            tz,  # type: ignore[arg-type]
         )
         db = Database(server.settings)
         try:
@@ -315,7 +339,12 @@ def exact_check(server: Server, key: int, interval: str) -> Any:
         from zevvy_server.metering.values import value_to_json_text
 
         want = [
-            (None if b.value is None else json.loads(value_to_json_text(b.value)), b.resets, b.received_slots, b.expected_slots)
+            (
+                None if b.value is None else json.loads(value_to_json_text(b.value)),
+                b.resets,
+                b.received_slots,
+                b.expected_slots,
+            )
             for b in buckets
         ]
         if got != want:
@@ -327,15 +356,26 @@ def exact_check(server: Server, key: int, interval: str) -> Any:
 def create_point(server: Server, token: str, register_ids: list[str]) -> str:
     """A measurement point fed by the registers from 2025-01-01; its id."""
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
-        prop = http.post("/properties", json={"name": f"bench-{uuid.uuid4().hex[:6]}"}).raise_for_status().json()
-        unit = http.post("/usage-units", json={"propertyId": prop["id"], "name": "house"}).raise_for_status().json()
-        point = http.post(
-            "/measurement-points",
-            json={"usageUnitId": unit["id"], "name": "all", "costType": "electricity", "unit": "Wh"},
-        ).raise_for_status().json()
+        prop = (
+            http.post("/properties", json={"name": f"bench-{uuid.uuid4().hex[:6]}"}).raise_for_status().json()
+        )
+        unit = (
+            http.post("/usage-units", json={"propertyId": prop["id"], "name": "house"})
+            .raise_for_status()
+            .json()
+        )
+        point = (
+            http.post(
+                "/measurement-points",
+                json={"usageUnitId": unit["id"], "name": "all", "costType": "electricity", "unit": "Wh"},
+            )
+            .raise_for_status()
+            .json()
+        )
         for rid in register_ids:
             http.post(
-                f"/measurement-points/{point['id']}/assignments", json={"registerId": rid, "validFrom": YEAR_FROM}
+                f"/measurement-points/{point['id']}/assignments",
+                json={"registerId": rid, "validFrom": YEAR_FROM},
             ).raise_for_status()
     return str(point["id"])
 
@@ -345,7 +385,10 @@ def plain_sql_month_ms(server: Server, keys: list[int]) -> float:
     from zevvy_server.metering.readings import zone
 
     edges = aggregation.bucket_edges(
-        codec.parse_instant(f"{INFLUX_FROM}"), codec.parse_instant(f"{INFLUX_TO}"), "month", zone("Europe/Zurich")  # type: ignore[arg-type]
+        codec.parse_instant(f"{INFLUX_FROM}"),
+        codec.parse_instant(f"{INFLUX_TO}"),
+        "month",
+        zone("Europe/Zurich"),  # type: ignore[arg-type]
     )
     db = Database(server.settings)
     try:
@@ -375,7 +418,7 @@ def memory_per_body(server: Server, token: str) -> dict[str, float]:
     _, values = year_of_counter(99_999, 100_000)
     first = START_S - 3 * 365 * 86_400  # 100,000 quarter-hours end before today
     stamps = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(first + STEP_S * n)) for n in range(100_000)]
-    body = msgspec.json.encode([{"readAt": t, "value": v} for t, v in zip(stamps, values)])
+    body = msgspec.json.encode([{"readAt": t, "value": v} for t, v in zip(stamps, values, strict=True)])
     tracemalloc.start()
     codec.decode_path_body(body, codec.Limits(now_us=int(time.time() * US)))
     _, peak = tracemalloc.get_traced_memory()
@@ -426,13 +469,18 @@ def influx_part(args: argparse.Namespace, data: Dataset, data4: Dataset, year: D
         path = server.write_path()
         for clients, dataset, prefix in ((1, data, "bf1"), (4, data4, "bf4")):
             jobs = [
-                [(loadgen.request(server.url, "POST", path, body), 204) for body in dataset.lines(f"{prefix}-{i}", i)]
+                [
+                    (loadgen.request(server.url, "POST", path, body), 204)
+                    for body in dataset.lines(f"{prefix}-{i}", i)
+                ]
                 for i in range(len(dataset.values))
             ]
             outcome = loadgen.run(server.url, _shares(jobs, clients))
             _check(outcome, f"influx back-fill {clients}")
             for i in range(len(dataset.values)):
-                if influx.stored(server, f"{prefix}-{i}") != list(zip(dataset.epochs, dataset.values[i])):
+                if influx.stored(server, f"{prefix}-{i}") != list(
+                    zip(dataset.epochs, dataset.values[i], strict=True)
+                ):
                     raise AssertionError(f"influx {prefix}-{i}: stored data differs")
             out[f"backfill_{clients}"] = len(dataset.values) * len(dataset.epochs) / outcome.seconds
         registers, requests = args.live_registers, args.live_requests
@@ -458,14 +506,18 @@ def influx_part(args: argparse.Namespace, data: Dataset, data4: Dataset, year: D
             httpx.post(server.url + path, content=body).raise_for_status()
         for name in ("bf1-0", "year-0"):
             query = influx.daily_query(name, INFLUX_FROM, INFLUX_TO)
-            out[f"day_{name}"] = latency(server.url, loadgen.request(server.url, "GET", server.query_path(query)), args.queries)
+            out[f"day_{name}"] = latency(
+                server.url, loadgen.request(server.url, "GET", server.query_path(query)), args.queries
+            )
     return out
 
 
 # -- one run --------------------------------------------------------------------------------------
 
 
-def ours_part(args: argparse.Namespace, postgres: str | None, data: Dataset, data4: Dataset, year: Dataset) -> dict[str, Any]:
+def ours_part(
+    args: argparse.Namespace, postgres: str | None, data: Dataset, data4: Dataset, year: Dataset
+) -> dict[str, Any]:
     """Our server on one backend: everything above, verified."""
     out: dict[str, Any] = {}
     env = {"ZEVVY_WORKERS": str(args.workers)} if args.workers > 1 else {}
@@ -482,17 +534,25 @@ def ours_part(args: argparse.Namespace, postgres: str | None, data: Dataset, dat
         out["live"] = live_ours(server, token, args.live_registers, args.live_requests, "live")
         if args.live_year:
             out["live_year"] = live_year_ours(server, token, year, "year-0")
-        keys = register_keys(server, [f"bf1-{i}" for i in range(len(data.values))] + (["year-0"] if args.live_year else []))
+        keys = register_keys(
+            server, [f"bf1-{i}" for i in range(len(data.values))] + (["year-0"] if args.live_year else [])
+        )
         auth = {"Authorization": f"Bearer {token}"}
         for name in ("bf1-0", "year-0") if args.live_year else ("bf1-0",):
             key, rid = keys[name]
             for interval in ("day", "month"):
                 encoded = loadgen.request(server.url, "GET", consumption_path(rid, interval), headers=auth)
-                out[f"{interval}_{name}"] = latency(server.url, encoded, args.queries, check=exact_check(server, key, interval))
+                out[f"{interval}_{name}"] = latency(
+                    server.url, encoded, args.queries, check=exact_check(server, key, interval)
+                )
         point = create_point(server, token, [keys[f"bf1-{i}"][1] for i in range(len(data.values))])
-        encoded = loadgen.request(server.url, "GET", consumption_path(point, "month", "measurement-points"), headers=auth)
+        encoded = loadgen.request(
+            server.url, "GET", consumption_path(point, "month", "measurement-points"), headers=auth
+        )
         out["point_month"] = latency(server.url, encoded, max(5, args.queries // 3))
-        out["plain_sql_month_ms"] = plain_sql_month_ms(server, [keys[f"bf1-{i}"][0] for i in range(len(data.values))])
+        out["plain_sql_month_ms"] = plain_sql_month_ms(
+            server, [keys[f"bf1-{i}"][0] for i in range(len(data.values))]
+        )
         out["peak_rss_mib"] = _rss_kib(server.process.pid, "VmHWM") / 1024
     return out
 
@@ -500,7 +560,11 @@ def ours_part(args: argparse.Namespace, postgres: str | None, data: Dataset, dat
 def limits_part(postgres: str | None, data: Dataset, data4: Dataset) -> dict[str, float]:
     """The storage's own limits on the same rows."""
     batches = [
-        (i + 1, [e * US for e in data.epochs[s : s + data.batch]], [v * US for v in data.values[i][s : s + data.batch]])
+        (
+            i + 1,
+            [e * US for e in data.epochs[s : s + data.batch]],
+            [v * US for v in data.values[i][s : s + data.batch]],
+        )
         for i in range(len(data.values))
         for s in range(0, len(data.epochs), data.batch)
     ]
@@ -512,7 +576,11 @@ def limits_part(postgres: str | None, data: Dataset, data4: Dataset) -> dict[str
             out["postgres_copy"] = limits.postgres_copy(url, batches)
         half = data4.batch // 2
         overlapping = [
-            (i + 1, [e * US for e in data4.epochs[s : s + data4.batch]], [v * US for v in data4.values[i][s : s + data4.batch]])
+            (
+                i + 1,
+                [e * US for e in data4.epochs[s : s + data4.batch]],
+                [v * US for v in data4.values[i][s : s + data4.batch]],
+            )
             for i in range(len(data4.values))
             for s in range(0, len(data4.epochs) - half, half)
         ]
@@ -551,7 +619,9 @@ def ratios(run: dict[str, Any]) -> dict[str, float]:
     for name in ("bf1-0", "year-0"):
         if f"day_{name}" in sq:
             for interval in ("day", "month"):
-                r[f"sqlite_{interval}_{name}_vs_influx_day"] = fx[f"day_{name}"]["p50_ms"] / sq[f"{interval}_{name}"]["p50_ms"]
+                r[f"sqlite_{interval}_{name}_vs_influx_day"] = (
+                    fx[f"day_{name}"]["p50_ms"] / sq[f"{interval}_{name}"]["p50_ms"]
+                )
     pg = run.get("postgresql")
     if pg:
         best_merge = max(lim["postgres_temp_table_merge"], lim["postgres_select_diff_copy"])
@@ -589,13 +659,20 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, tuple[float, float, float]]
         _flatten("", run, f)
         flat.append(f)
     keys = [k for k in flat[0] if all(k in f for f in flat)]
-    return {k: (statistics.median(f[k] for f in flat), min(f[k] for f in flat), max(f[k] for f in flat)) for k in keys}
+    return {
+        k: (statistics.median(f[k] for f in flat), min(f[k] for f in flat), max(f[k] for f in flat))
+        for k in keys
+    }
 
 
 def machine() -> dict[str, str]:
     """Facts about the machine and the software."""
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.machine(),
     )
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
@@ -609,14 +686,16 @@ def machine() -> dict[str, str]:
         "sqlite": sqlite3.sqlite_version,
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
-    try:
-        facts["postgresql"] = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
-    except FileNotFoundError:
-        pass
+    with contextlib.suppress(FileNotFoundError):
+        facts["postgresql"] = subprocess.run(
+            ["psql", "--version"], capture_output=True, text=True
+        ).stdout.strip()
     return facts
 
 
-def markdown(summary: dict[str, tuple[float, float, float]], facts: dict[str, str], command: str, runs: int) -> str:
+def markdown(
+    summary: dict[str, tuple[float, float, float]], facts: dict[str, str], command: str, runs: int
+) -> str:
     """The results block of docs/performance.md."""
 
     def fig(key: str, unit: str = "", scale: float = 1.0, digits: int = 0) -> str:
@@ -669,7 +748,9 @@ def write_doc(block: str) -> None:
 
 def main() -> None:
     """Run, summarise, print; optionally store JSON and update the document."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--postgres", help="PostgreSQL server URL (throwaway databases are created)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--registers", type=int, default=100)

@@ -83,7 +83,10 @@ class Server:
 @contextlib.contextmanager
 def running_server(postgres_url: str | None = None, **env: str) -> Iterator[Server]:
     """Start a server on a fresh database and stop it afterwards."""
-    with tempfile.TemporaryDirectory(prefix="zevvy-bench-") as tmp, throwaway_database(postgres_url, Path(tmp)) as db_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="zevvy-bench-") as tmp,
+        throwaway_database(postgres_url, Path(tmp)) as db_url,
+    ):
         port = free_port()
         variables = {
             **os.environ,
@@ -131,7 +134,9 @@ def access_token(server: Server) -> str:
         with db.write() as session:
             identity = IdentityService(session, clock)
             org = identity.create_organization(f"bench-{secrets.token_hex(3)}")
-            user = identity.create_user(f"bench-{secrets.token_hex(3)}", "bench@example.org", secrets.token_urlsafe(16))
+            user = identity.create_user(
+                f"bench-{secrets.token_hex(3)}", "bench@example.org", secrets.token_urlsafe(16)
+            )
             identity.add_member(org, user, "editor")
             client, _ = ClientService(session, clock).create("benchmark", org.id, public=True)
         scope = "device register measurement offline_access"
@@ -145,7 +150,11 @@ def access_token(server: Server) -> str:
             )
         token = httpx.post(
             f"{server.issuer}/protocol/openid-connect/token",
-            data={"client_id": client.client_id, "grant_type": DEVICE_GRANT, "device_code": auth["device_code"]},
+            data={
+                "client_id": client.client_id,
+                "grant_type": DEVICE_GRANT,
+                "device_code": auth["device_code"],
+            },
         )
         token.raise_for_status()
         return str(token.json()["access_token"])
@@ -169,7 +178,12 @@ def year_of_counter(seed: int, readings: int = READINGS_PER_YEAR) -> tuple[list[
 def bodies(stamps: list[str], values: list[int], batch: int) -> list[bytes]:
     """The JSON bodies of the path form, `batch` readings each."""
     return [
-        orjson.dumps([{"readAt": t, "value": v} for t, v in zip(stamps[i : i + batch], values[i : i + batch], strict=True)])
+        orjson.dumps(
+            [
+                {"readAt": t, "value": v}
+                for t, v in zip(stamps[i : i + batch], values[i : i + batch], strict=True)
+            ]
+        )
         for i in range(0, len(stamps), batch)
     ]
 

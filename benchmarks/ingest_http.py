@@ -38,7 +38,9 @@ from zevvy_server.metering.models import Measurement, Register
 from zevvy_server.storage.engine import Database
 
 
-def backfill(server: Server, token: str, registers: int, batch: int, clients: int, run: str) -> dict[str, float]:
+def backfill(
+    server: Server, token: str, registers: int, batch: int, clients: int, run: str
+) -> dict[str, float]:
     """Send every register's year through `clients` concurrent HTTP clients; returns the rate."""
     data = [year_of_counter(seed) for seed in range(registers)]
     work = [(f"{run}-meter-{i}", bodies(*data[i], batch)) for i in range(registers)]
@@ -46,7 +48,9 @@ def backfill(server: Server, token: str, registers: int, batch: int, clients: in
     failures: list[str] = []
 
     def send(indices: list[int]) -> None:
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as http:
+        with httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=300
+        ) as http:
             for i in indices:
                 device, chunks = work[i]
                 path = f"/deviceRef/{quote(device, safe='')}/registerRef/energy/measurements/_bulk_create"
@@ -93,7 +97,9 @@ def verify(server: Server, register_ids: dict[int, str], data: list[tuple[list[s
         db.dispose()
 
 
-def consumption_latency(server: Server, token: str, register_id: str, interval: str, repeat: int) -> dict[str, float]:
+def consumption_latency(
+    server: Server, token: str, register_id: str, interval: str, repeat: int
+) -> dict[str, float]:
     """p50/p95 in ms of one register's year by `interval` over HTTP (after one warm-up)."""
     params = {"from": "2025-01-01", "to": "2026-01-01", "interval": interval, "timeZone": "Europe/Zurich"}
     samples = []
@@ -110,7 +116,9 @@ def consumption_latency(server: Server, token: str, register_id: str, interval: 
 
 def main() -> None:
     """Run the benchmark and print the figures (text and JSON)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--postgres", help="PostgreSQL server URL (a throwaway database is created)")
     parser.add_argument("--registers", type=int, default=100)
     parser.add_argument("--batch", type=int, default=10_000)
@@ -125,16 +133,20 @@ def main() -> None:
             run = f"c{clients}-{uuid.uuid4().hex[:6]}"
             figures = backfill(server, token, args.registers, args.batch, clients, run)
             results[f"backfill_{clients}_clients"] = figures
-            print(f"{backend}: back-fill, {clients} client(s): {figures['readings_per_s']:,.0f} readings/s "
-                  f"({figures['readings']:,} readings in {figures['seconds']:.1f} s, all verified)")
+            print(
+                f"{backend}: back-fill, {clients} client(s): {figures['readings_per_s']:,.0f} readings/s "
+                f"({figures['readings']:,} readings in {figures['seconds']:.1f} s, all verified)"
+            )
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as http:
             device = http.get(f"/deviceRef/{quote(run + '-meter-0', safe='')}").json()
             register_id = http.get(f"/devices/{device['id']}/registers").json()["items"][0]["id"]
         for interval in ("day", "month"):
             latency = consumption_latency(server, token, register_id, interval, args.queries)
             results[f"consumption_{interval}"] = latency
-            print(f"{backend}: a year's consumption by {interval}: p50 {latency['p50_ms']:.1f} ms, "
-                  f"p95 {latency['p95_ms']:.1f} ms")
+            print(
+                f"{backend}: a year's consumption by {interval}: p50 {latency['p50_ms']:.1f} ms, "
+                f"p95 {latency['p95_ms']:.1f} ms"
+            )
         results["server_peak_rss_mib"] = server.rss_kib() / 1024
     print(json.dumps(results))
 

@@ -56,11 +56,16 @@ def postgres_copy(database_url: str, batches: list[Batch]) -> float:
     with psycopg.connect(database_url, options="-c synchronous_commit=on") as conn:
         started = time.perf_counter()
         for key, instants, values in batches:
-            with conn.transaction(), conn.cursor() as cur:
-                with cur.copy("COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["int8", "int8", "int8"])
-                    for row in zip(repeat(key), instants, values):
-                        copy.write_row(row)
+            with (
+                conn.transaction(),
+                conn.cursor() as cur,
+                cur.copy(
+                    "COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
+                copy.set_types(["int8", "int8", "int8"])
+                for row in zip(repeat(key), instants, values):
+                    copy.write_row(row)
             rows += len(instants)
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE measurements")
@@ -91,7 +96,7 @@ def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
                     if name == "temp_table_merge":
                         with cur.copy("COPY incoming (read_at, value) FROM STDIN (FORMAT BINARY)") as copy:
                             copy.set_types(["int8", "int8"])
-                            for row in zip(instants, values):
+                            for row in zip(instants, values, strict=True):
                                 copy.write_row(row)
                         cur.execute(
                             "WITH added AS (INSERT INTO measurements (register_key, read_at, value)"
@@ -109,8 +114,8 @@ def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
                             (key, instants[0], instants[-1]),
                         )
                         stored = dict(cur.fetchall())
-                        new = [(key, t, v) for t, v in zip(instants, values) if t not in stored]
-                        changed = [t for t, v in zip(instants, values) if stored.get(t, v) != v]
+                        new = [(key, t, v) for t, v in zip(instants, values, strict=True) if t not in stored]
+                        changed = [t for t, v in zip(instants, values, strict=True) if stored.get(t, v) != v]
                         del changed
                         if new:
                             with cur.copy(

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 Job = tuple[bytes, int]  # (the whole encoded request, the status expected)
 
 
-def request(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+def request(
+    url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
     """One encoded HTTP/1.1 request with keep-alive."""
     host = urlsplit(url).netloc
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
@@ -108,7 +110,8 @@ def run(url: str, shares: list[list[Job]], *, keep_answers: bool = False) -> Out
     barrier = context.Barrier(len(shares) + 1)
     results = context.Queue()
     processes = [
-        context.Process(target=_client, args=(i, url, barrier, results, keep_answers)) for i in range(len(shares))
+        context.Process(target=_client, args=(i, url, barrier, results, keep_answers))
+        for i in range(len(shares))
     ]
     for p in processes:
         p.start()

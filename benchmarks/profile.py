@@ -43,7 +43,9 @@ def top(path: Path, n: int = 25) -> str:
 
 def main() -> None:
     """Profile each workload in turn."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--postgres")
     parser.add_argument("--registers", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path("/tmp/zevvy-profiles"))
@@ -56,9 +58,22 @@ def main() -> None:
         def profiled(name: str, work) -> None:  # type: ignore[no-untyped-def]
             target = args.out / f"{name}.txt"
             spy = subprocess.Popen(
-                [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.process.pid), "--format", "raw", "--rate", "250",
-                 "--output", str(target), "--nonblocking", "--threads"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--pid",
+                    str(server.process.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "250",
+                    "--output",
+                    str(target),
+                    "--nonblocking",
+                    "--threads",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             time.sleep(1.0)
             work()
@@ -68,7 +83,7 @@ def main() -> None:
 
         profiled("backfill", lambda: compare.backfill_ours(server, token, data, "bf", 1))
         profiled("live", lambda: compare.live_ours(server, token, 500, 4_000, "live"))
-        key, rid = compare.register_keys(server, ["bf-0"])["bf-0"]
+        _key, rid = compare.register_keys(server, ["bf-0"])["bf-0"]
         auth = {"Authorization": f"Bearer {token}"}
         encoded = loadgen.request(server.url, "GET", compare.consumption_path(rid, "day"), headers=auth)
         profiled("consumption_day", lambda: compare.latency(server.url, encoded, 200))

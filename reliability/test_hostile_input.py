@@ -139,14 +139,7 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no
             db.dispose()
 
 
-DUPLICATE_KEYS_BUG = pytest.mark.xfail(
-    strict=True, reason="metering/codec.py keeps the last of duplicate JSON members instead of refusing"
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=DUPLICATE_KEYS_BUG) if n == "duplicate keys" else n for n in CORPUS]
-)
+@pytest.mark.parametrize("name", list(CORPUS))
 def test_a_bad_bulk_payload_is_refused_with_our_error_shape_and_nothing_is_written(
     name: str, hostile_server: tuple[ServerProcess, object, Tenant]
 ) -> None:

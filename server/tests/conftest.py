@@ -72,9 +72,10 @@ def no_secrets_in_logs() -> Iterator[None]:
     root.addHandler(recorder)
     root.setLevel(logging.INFO)
     yield
+    # Something replacing the root handlers mid-run would make this check void.
+    assert recorder in root.handlers, "the log recorder was removed during the run"
     root.removeHandler(recorder)
     root.setLevel(level)
-    assert any('"zevvy.request"' in line for line in recorder.lines), "the request log was not captured"
     leaks = [line for line in recorder.lines if JWT.search(line) or any(secret in line for secret in SECRETS)]
     assert not leaks, f"secrets or tokens found in {len(leaks)} log lines, e.g. {leaks[0][:300]}"
 

@@ -468,3 +468,32 @@ def _mutated_instant(draw: st.DrawFn) -> str:
 def test_instant_texts_decide_the_same_on_both_paths(text: str) -> None:
     body = json.dumps([{"readAt": text, "value": 1}]).encode()
     assert _outcome(decode_path_body, body) == _outcome(_decode_path, body, fast=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        (b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1, "value": 2}]', "/0/value"),
+        (b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1, "val\\u0075e": 2}]', "/0/value"),
+        (b'[{"readAt": "2024-01-01T00:00:00Z", "readAt": "2024-01-01T01:00:00Z", "value": 1}]', "/0/readAt"),
+    ],
+)
+def test_a_member_given_twice_in_a_reading_is_refused(body: bytes, pointer: str) -> None:
+    """JSON parsers keep one of two equal members silently; we refuse instead of guessing."""
+    with pytest.raises(BodyInvalid) as caught:
+        decode_path_body(body, Limits(now_us=NOW_FOR_DUPLICATES))
+    assert caught.value.details() == [{"pointer": pointer, "problem": "duplicate_member"}]
+
+
+def test_a_series_member_given_twice_is_refused_and_nested_repeats_are_not_confused() -> None:
+    """deviceName twice is refused; a repeated name inside an ignored nested object is fine."""
+    limits = Limits(now_us=NOW_FOR_DUPLICATES)
+    twice = b'{"deviceName": "a", "deviceName": "b", "registerName": "r", "measurements": []}'
+    with pytest.raises(BodyInvalid) as caught:
+        decode_body_form(twice, limits)
+    assert caught.value.details() == [{"pointer": "/deviceName", "problem": "duplicate_member"}]
+    nested = b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1, "meta": {"value": 3, "value": 4}}]'
+    assert decode_path_body(nested, limits).values == [1_000_000]
+
+
+NOW_FOR_DUPLICATES = 1_800_000_000_000_000

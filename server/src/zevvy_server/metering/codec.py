@@ -34,6 +34,8 @@ Problem codes:
 ``duplicate_instant``  a series holds the instant twice with different values (on the later
                        occurrence); instants are compared in UTC microseconds, and a reading
                        repeated with the same value is silently stored once
+``duplicate_member``   an object names a member twice (``{"value": 1, "value": 2}``): JSON
+                       parsers would silently keep one of them, so the request is refused
 
 Values are exact: integers are taken as they are and fractions from their literal text through
 `decimal`, never through a binary float. Readings come back sorted by instant and de-duplicated.
@@ -52,6 +54,7 @@ checked once the structure is known, before any reading is validated.
 from __future__ import annotations
 
 import decimal
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +93,7 @@ NOT_A_NUMBER: Final = "not_a_number"
 OUT_OF_RANGE: Final = "out_of_range"
 TOO_MANY_DECIMALS: Final = "too_many_decimals"
 DUPLICATE_INSTANT: Final = "duplicate_instant"
+DUPLICATE_MEMBER: Final = "duplicate_member"
 
 DEFAULT_MIN_INSTANT_US: Final = parse_instant("2000-01-01T00:00:00Z")
 DEFAULT_MAX_AHEAD_US: Final = 24 * 3_600 * 1_000_000
@@ -281,6 +285,12 @@ def _decode_body(body: bytes, limits: Limits, *, fast: bool) -> tuple[list[Serie
         except msgspec.ValidationError:
             found.append(((index, 0), base, EXPECTED_OBJECT))
             continue
+        data = bytes(element)
+        if b"\\" in data or any(data.count(name) > 1 for name in _SERIES_NAMES):
+            twice = _members_given_twice(element)
+            if twice:
+                found.extend(((index, 0), f"{base}/{name}", DUPLICATE_MEMBER) for name in twice)
+                continue
         readings = None if len(raw.measurements) == 0 else _Measurements(raw.measurements, fast=fast)
         if readings is None or readings.not_an_array:
             problem = REQUIRED if readings is None else EXPECTED_ARRAY
@@ -331,10 +341,13 @@ class _Measurements:
         self.not_an_array = False
         if fast:
             try:
-                self.typed = _TYPED.decode(raw)
-                return
+                typed = _TYPED.decode(raw)
             except _TYPED_FAILURES:
                 pass
+            else:
+                if _plainly_unique(raw, len(typed)):
+                    self.typed = typed
+                    return
         try:
             self.items = _RAW_LIST.decode(raw)
         except msgspec.ValidationError:  # a subclass of DecodeError: test it first
@@ -395,6 +408,11 @@ def _slow_readings(
         except msgspec.ValidationError:
             found.append(((*key, index, 0), pointer, EXPECTED_OBJECT))
             continue
+        if not _plainly_unique(item, 1):
+            twice = _members_given_twice(item)
+            if twice:
+                found.extend(((*key, index, 2), f"{pointer}/{name}", DUPLICATE_MEMBER) for name in twice)
+                continue
         instant = _slow_instant(reading.read_at, limits)
         value = _slow_value(reading.value)
         if isinstance(instant, str):
@@ -455,6 +473,50 @@ class _SeriesRaw(msgspec.Struct, rename="camel"):
 
 _READING_RAW = msgspec.json.Decoder(_ReadingRaw)
 _SERIES_RAW = msgspec.json.Decoder(_SeriesRaw)
+_SERIES_NAMES: Final = tuple(
+    f'"{name}"'.encode()
+    for name in (
+        "measurements",
+        "deviceName",
+        "deviceReference",
+        "registerName",
+        "registerReference",
+        "registerKind",
+        "period",
+        "unit",
+    )
+)
+
+
+# -- members given twice ---------------------------------------------------------------------------
+
+
+def _plainly_unique(raw: bytes | msgspec.Raw, readings: int) -> bool:
+    """True when `raw` (readings objects) cannot hide a repeated member.
+
+    JSON parsers keep one of two equal member names silently, so `{"value": 1, "value": 2}` would
+    store a value nobody can see was in doubt. Without escapes, each reading names "readAt" and
+    "value" exactly once only if the byte strings occur once per reading; anything else goes to
+    the exact check.
+    """
+    data = bytes(raw) if isinstance(raw, msgspec.Raw) else raw
+    return b"\\" not in data and data.count(b'"readAt"') == readings and data.count(b'"value"') == readings
+
+
+def _members_given_twice(raw: bytes | msgspec.Raw) -> list[str]:
+    """The member names the outermost object of `raw` gives more than once (exact, slower)."""
+    outermost: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> None:
+        # Called for every object, innermost first: the last call is the outermost object.
+        names = [name for name, _ in items]
+        outermost[:] = sorted({name for name in names if names.count(name) > 1})
+
+    try:
+        json.loads(bytes(raw), object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return []
+    return outermost
 
 
 def _spec(

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from zevvy_server.clock import Clock
 from zevvy_server.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 # h11, not httptools: with httptools, uvicorn drops the body of a request that offers an upgrade
 # to HTTP/2 ("Upgrade: h2c", which Java's default HTTP client sends over plain http).
@@ -50,6 +55,25 @@ def _prepared(settings: Settings, *, migrate_schema: bool = False):  # type: ign
         typer.echo(f"zevvy-server: {exc}", err=True)
         raise typer.Exit(3) from exc
     return db
+
+
+@contextmanager
+def _admin_write(data_dir: Path | None, database_url: str | None) -> Iterator[tuple[Session, Clock]]:
+    """One write transaction of an administration command on a prepared database.
+
+    A domain error ends the command with its message and exit code 1; nothing is written then.
+    """
+    from zevvy_server.errors import ZevvyError
+
+    db = _prepared(_settings(data_dir=data_dir, database_url=database_url))
+    try:
+        with db.write() as session:
+            yield session, Clock()
+    except ZevvyError as exc:
+        typer.echo(f"zevvy-server: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
 
 
 @app.command()
@@ -175,35 +199,23 @@ def users_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an account; without --organization it gets an organization of its own, as admin."""
-    from zevvy_server.errors import ZevvyError
     from zevvy_server.identity.service import IdentityService
 
     if not password_stdin:
         typer.echo("zevvy-server: pass the password on stdin with --password-stdin", err=True)
         raise typer.Exit(2)
     password = sys.stdin.readline().rstrip("\r\n")
-    settings = _settings(data_dir=data_dir, database_url=database_url)
-    db = _prepared(settings)
-    clock = Clock()
-    try:
-        with db.write() as session:
-            identity = IdentityService(session, clock)
-            user = identity.create_user(username, email, password)
-            if organization is None:
-                org = identity.create_organization(user.username)
-                role = "admin"
-            else:
-                org = identity.find_organization(organization) or identity.create_organization(organization)
-            identity.add_member(org, user, role)
-            identity.audit(
-                "user.created", organization_id=org.id, target=user.username, details={"role": role}
-            )
-            result = {"id": str(user.id), "username": user.username, "organization": org.name, "role": role}
-    except ZevvyError as exc:
-        typer.echo(f"zevvy-server: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        db.dispose()
+    with _admin_write(data_dir, database_url) as (session, clock):
+        identity = IdentityService(session, clock)
+        user = identity.create_user(username, email, password)
+        if organization is None:
+            org = identity.create_organization(user.username)
+            role = "admin"
+        else:
+            org = identity.find_organization(organization) or identity.create_organization(organization)
+        identity.add_member(org, user, role)
+        identity.audit("user.created", organization_id=org.id, target=user.username, details={"role": role})
+        result = {"id": str(user.id), "username": user.username, "organization": org.name, "role": role}
     typer.echo(json.dumps(result))
 
 
@@ -222,36 +234,26 @@ def clients_create(
 ) -> None:
     """Create an API client and print its client_id and (once) its client_secret."""
     from zevvy_server.bootstrap import DEFAULT_ORGANIZATION
-    from zevvy_server.errors import ZevvyError
     from zevvy_server.identity.service import IdentityService
     from zevvy_server.oauth.service import ClientService
 
-    settings = _settings(data_dir=data_dir, database_url=database_url)
-    db = _prepared(settings)
-    clock = Clock()
-    try:
-        with db.write() as session:
-            identity = IdentityService(session, clock)
-            org_name = organization or DEFAULT_ORGANIZATION
-            org = identity.find_organization(org_name)
-            if org is None:
-                typer.echo(f"zevvy-server: no organization named {org_name!r}", err=True)
-                raise typer.Exit(1)
-            client, secret = ClientService(session, clock).create(
-                name, org.id, public=public, redirect_uris=redirect_uri or [], scopes=scope or None
-            )
-            identity.audit("client.created", organization_id=org.id, client_id=client.client_id, target=name)
-            result = {
-                "client_id": client.client_id,
-                "client_secret": secret,
-                "name": name,
-                "organization": org.name,
-            }
-    except ZevvyError as exc:
-        typer.echo(f"zevvy-server: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        db.dispose()
+    with _admin_write(data_dir, database_url) as (session, clock):
+        identity = IdentityService(session, clock)
+        org_name = organization or DEFAULT_ORGANIZATION
+        org = identity.find_organization(org_name)
+        if org is None:
+            typer.echo(f"zevvy-server: no organization named {org_name!r}", err=True)
+            raise typer.Exit(1)
+        client, secret = ClientService(session, clock).create(
+            name, org.id, public=public, redirect_uris=redirect_uri or [], scopes=scope or None
+        )
+        identity.audit("client.created", organization_id=org.id, client_id=client.client_id, target=name)
+        result = {
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "name": name,
+            "organization": org.name,
+        }
     if as_json:
         typer.echo(json.dumps(result))
     else:
@@ -265,13 +267,8 @@ def keys_rotate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> N
     """Add a new signing key; old public keys stay published until their tokens expired."""
     from zevvy_server.oauth import keys
 
-    settings = _settings(data_dir=data_dir, database_url=database_url)
-    db = _prepared(settings)
-    try:
-        with db.write() as session:
-            kid = keys.rotate(session, Clock())
-    finally:
-        db.dispose()
+    with _admin_write(data_dir, database_url) as (session, clock):
+        kid = keys.rotate(session, clock)
     typer.echo(f"new signing key: {kid}")
 
 

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from tests.conftest import LiveServer, unique
 from zevvy_server.errors import InsufficientScope, PermissionDenied, RateLimited
 from zevvy_server.identity.models import Organization
-from zevvy_server.metering.common import Actor, decode_cursor, encode_cursor, run_write
+from zevvy_server.metering.common import Actor, decode_cursor, encode_cursor
 from zevvy_server.metering.errors import BulkInvalid
 from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn
 from zevvy_server.metering.models import ImportBatch, Measurement, MeasurementConflict, Register
 from zevvy_server.metering.readings import ReadingService
 from zevvy_server.metering.resolve import Address
 from zevvy_server.storage.engine import Database
+from zevvy_server.storage.transactions import run_write
 
 HOUR = 3_600_000_000
 T0 = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z

@@ -12,12 +12,13 @@ from sqlalchemy import select
 from tests.conftest import LiveServer, unique
 from zevvy_server.identity.models import Organization
 from zevvy_server.metering import rollup, rowstore
-from zevvy_server.metering.common import Actor, run_read, run_write
+from zevvy_server.metering.common import Actor
 from zevvy_server.metering.consumption import ConsumptionService
 from zevvy_server.metering.ingest import IngestOptions, IngestService, SeriesIn
 from zevvy_server.metering.models import MeasurementConflict, MeasurementDay
 from zevvy_server.metering.readings import ReadingService
 from zevvy_server.metering.resolve import Address
+from zevvy_server.storage.transactions import run_read, run_write
 
 QUARTER = 900_000_000
 T0 = 1_740_610_800_000_000  # 2025-02-26T23:00:00Z, local midnight in Zurich; spans the DST change

@@ -34,8 +34,9 @@ from zevvy_server.console.i18n import translate
 from zevvy_server.errors import NotFound, PermissionDenied, ZevvyError
 from zevvy_server.identity.members import Acting
 from zevvy_server.identity.sessions import SignedIn
-from zevvy_server.metering.common import Actor, run_read, run_write
+from zevvy_server.metering.common import Actor
 from zevvy_server.metering.values import EPOCH, value_to_json_text
+from zevvy_server.storage.transactions import run_read, run_write
 from zevvy_server.web.context import AppContext
 from zevvy_server.web.deps import get_ctx
 

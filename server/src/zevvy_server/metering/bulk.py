@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from zevvy_server.clock import Clock
 from zevvy_server.metering import codec
-from zevvy_server.metering.common import Actor, run_write
+from zevvy_server.metering.common import Actor
 from zevvy_server.metering.errors import BulkInvalid, PayloadTooLarge, invalid
 from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn, SeriesOutcome
 from zevvy_server.metering.models import KINDS
@@ -21,6 +21,7 @@ from zevvy_server.metering.values import parse_instant
 from zevvy_server.metering.views import instant, number
 from zevvy_server.settings import Settings
 from zevvy_server.storage.engine import Database
+from zevvy_server.storage.transactions import run_write
 
 
 @dataclass(frozen=True)

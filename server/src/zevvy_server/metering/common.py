@@ -1,27 +1,18 @@
-"""What every metering service shares: the acting caller, pages and cursors, names, retries."""
+"""What every metering service shares: the acting caller, pages and cursors, names."""
 
 from __future__ import annotations
 
 import base64
-import logging
-import random
-import sqlite3
-import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from zevvy_server.errors import InsufficientScope, PermissionDenied
 from zevvy_server.metering.errors import invalid
-from zevvy_server.storage.engine import Database
-
-log = logging.getLogger("zevvy.metering")
 
 T = TypeVar("T")
 
@@ -108,45 +99,3 @@ def decode_cursor(kind: str, cursor: str | None, *types: type) -> list[Any] | No
     ):
         raise invalid("/cursor", "invalid_cursor", "the cursor does not belong to this list")
     return data[1:]
-
-
-# -- transactions ---------------------------------------------------------------------------------
-_RETRY_SQLSTATES = {"40001", "40P01", "23505", "55P03"}
-RETRY_ATTEMPTS = 6
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    orig = exc.orig
-    if isinstance(orig, sqlite3.OperationalError):
-        text = str(orig).lower()
-        return "locked" in text or "busy" in text
-    if isinstance(orig, sqlite3.IntegrityError):
-        return "unique" in str(orig).lower()
-    return getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES
-
-
-def run_write(db: Database, work: Callable[[Session], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
-    """Run `work` in one write transaction; on a lock timeout, deadlock, serialization failure
-    or a unique-violation race, roll back and run it again (bounded, with jittered backoff).
-
-    `work` must do all its writing through the session it gets, so a retry starts clean.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            with db.write() as session:
-                return work(session)
-        except DBAPIError as exc:
-            if attempt == attempts or not _retryable(exc):
-                raise
-            log.info("retrying a write transaction (%s): %s", attempt, exc.orig)
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not secrets
-    raise AssertionError("unreachable")
-
-
-def run_read(db: Database, work: Callable[[Session], T]) -> T:
-    """Run `work` in a read session; the rows it returns stay readable afterwards."""
-    with db.read() as session:
-        result = work(session)
-        # Detach before the closing rollback, which would otherwise expire every loaded row.
-        session.expunge_all()
-        return result

@@ -15,20 +15,17 @@ starts after the latest stored reading), diffs in Python, and writes only the ne
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from zevvy_server.clock import Clock
-from zevvy_server.errors import RateLimited
-from zevvy_server.identity import throttle
 from zevvy_server.identity.service import IdentityService
-from zevvy_server.metering import periods, rollup, rowstore
+from zevvy_server.metering import periods, quota, rollup, rowstore
 from zevvy_server.metering.common import Actor
 from zevvy_server.metering.errors import BulkInvalid
 from zevvy_server.metering.models import (
@@ -38,11 +35,26 @@ from zevvy_server.metering.models import (
     MeasurementRevision,
     Register,
 )
-from zevvy_server.metering.resolve import Address, Resolved, Resolver
+from zevvy_server.metering.resolve import Address, RegisterRef, Resolved, Resolver
 from zevvy_server.metering.values import format_instant
 
 MAX_SAMPLES = 100
-QUOTA_WINDOW = 60
+
+# Core statements built once and executed on the connection: the ORM's bulk UPDATE would also
+# search the session for objects to synchronize, which costs more than the update itself.
+_SET_REGISTER_LATEST = (
+    update(Register)
+    .where(Register.key == bindparam("register_key"))
+    .values(last_read_at=bindparam("newest"), last_value=bindparam("newest_value"))
+)
+_SET_DEVICE_LATEST = (
+    update(Device)
+    .where(
+        Device.id == bindparam("device_id"),
+        Device.last_read_at.is_(None) | (Device.last_read_at < bindparam("newest")),
+    )
+    .values(last_read_at=bindparam("newest"))
+)
 GRID_ZONE: tzinfo = ZoneInfo("Europe/Zurich")
 
 
@@ -130,17 +142,7 @@ class IngestService:
 
     # -- checks -----------------------------------------------------------------------------------
     def _count_request(self, actor: Actor, limit: int) -> None:
-        if limit <= 0:
-            return
-        now = self.clock.time()
-        key = f"ingest:{actor.client_id}:{actor.organization_id}"
-        count = throttle.record_attempt(self.session, key, now=now, window_seconds=QUOTA_WINDOW)
-        if count > limit:
-            retry = max(1, math.ceil(QUOTA_WINDOW - now % QUOTA_WINDOW))
-            raise RateLimited(
-                f"This client may send {limit} import requests per minute; retry in {retry} s.",
-                retry_after=retry,
-            )
+        quota.IMPORTS.check(f"{actor.client_id}:{actor.organization_id}", limit, self.clock.time())
 
     def _check_together(self, series: list[SeriesIn], outcomes: list[SeriesOutcome]) -> None:
         """Rules that need the registers: the same instant with two values in two series of one
@@ -186,7 +188,7 @@ class IngestService:
     def _apply(
         self,
         actor: Actor,
-        register: Register,
+        register: RegisterRef,
         item: SeriesIn,
         outcome: SeriesOutcome,
         latest: dict[int, tuple[int | None, int | None]],
@@ -246,12 +248,12 @@ class IngestService:
             if last_read_at is None or newest >= last_read_at:
                 value = stored_value_after(newest, new_instants, new_values, changed, options.overwrite)
                 latest[key] = (newest, value)
-                self.session.execute(
-                    update(Register).where(Register.key == key).values(last_read_at=newest, last_value=value)
+                self.session.connection().execute(
+                    _SET_REGISTER_LATEST, {"register_key": key, "newest": newest, "newest_value": value}
                 )
 
     def _overwrite(
-        self, actor: Actor, register: Register, changed: list[tuple[int, int, int]], import_id: uuid.UUID
+        self, actor: Actor, register: RegisterRef, changed: list[tuple[int, int, int]], import_id: uuid.UUID
     ) -> None:
         key = register.key
         rowstore.update_readings(self.session, key, [c[0] for c in changed], [c[2] for c in changed])
@@ -386,14 +388,10 @@ class IngestService:
             if newest is not None:
                 device_id = register.device_id
                 newest_per_device[device_id] = max(newest, newest_per_device.get(device_id, newest))
+        connection = self.session.connection()
         for device_id in sorted(newest_per_device):
-            newest = newest_per_device[device_id]
-            self.session.execute(
-                update(Device)
-                .where(
-                    Device.id == device_id, (Device.last_read_at.is_(None)) | (Device.last_read_at < newest)
-                )
-                .values(last_read_at=newest)
+            connection.execute(
+                _SET_DEVICE_LATEST, {"device_id": device_id, "newest": newest_per_device[device_id]}
             )
         register_ids: list[str] = []
         for outcome in outcomes:
@@ -401,24 +399,24 @@ class IngestService:
             text = str(outcome.resolved.register.id)
             if text not in register_ids:
                 register_ids.append(text)
-        self.session.add(
-            ImportBatch(
-                id=import_id,
-                organization_id=actor.organization_id,
-                user_id=actor.user_id,
-                client_id=actor.client_id,
-                created_at=self.clock.now(),
-                on_conflict="overwrite" if options.overwrite else "keep",
-                series=len(outcomes),
-                readings=readings,
-                created=sum(o.created for o in outcomes),
-                unchanged=sum(o.unchanged for o in outcomes),
-                overwritten=sum(o.overwritten for o in outcomes),
-                conflicts=sum(o.conflicts for o in outcomes),
-                register_ids=register_ids,
-            )
+        connection.execute(
+            insert(ImportBatch),
+            {
+                "id": import_id,
+                "organization_id": actor.organization_id,
+                "user_id": actor.user_id,
+                "client_id": actor.client_id,
+                "created_at": self.clock.now(),
+                "on_conflict": "overwrite" if options.overwrite else "keep",
+                "series": len(outcomes),
+                "readings": readings,
+                "created": sum(o.created for o in outcomes),
+                "unchanged": sum(o.unchanged for o in outcomes),
+                "overwritten": sum(o.overwritten for o in outcomes),
+                "conflicts": sum(o.conflicts for o in outcomes),
+                "register_ids": register_ids,
+            },
         )
-        self.session.flush()
 
 
 def stored_value_after(

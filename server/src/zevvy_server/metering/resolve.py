@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from zevvy_server.clock import Clock
@@ -36,6 +36,28 @@ class Address:
     unit: str | None = None
 
 
+@dataclass(frozen=True)
+class DeviceRef:
+    """What an import needs of a device."""
+
+    id: uuid.UUID
+    name: str
+    reference: str | None
+
+
+@dataclass(frozen=True)
+class RegisterRef:
+    """What an import needs of a register."""
+
+    key: int
+    id: uuid.UUID
+    device_id: uuid.UUID
+    name: str
+    reference: str | None
+    kind: str
+    period: str
+
+
 @dataclass
 class Resolved:
     """The device and register of a series, and whether this request created them.
@@ -43,10 +65,41 @@ class Resolved:
     In a dry run nothing is created: `device`/`register` stay None where they would be.
     """
 
-    device: Device | None
+    device: DeviceRef | None
     device_created: bool
-    register: Register | None
+    register: RegisterRef | None
     register_created: bool
+
+
+# Built once: the import path looks devices and registers up in every request, and building a
+# statement costs more than running its cached compiled form.
+_DEVICE = select(Device.id, Device.name, Device.reference).where(
+    Device.organization_id == bindparam("organization_id")
+)
+_FIND_DEVICE: dict[bool, Select[uuid.UUID, str, str | None]] = {
+    True: _DEVICE.where(Device.reference == bindparam("reference")),
+    False: _DEVICE.where(Device.name_normalized == bindparam("name")),
+}
+_REGISTER = select(
+    Register.key,
+    Register.id,
+    Register.device_id,
+    Register.name,
+    Register.reference,
+    Register.kind,
+    Register.period,
+).where(Register.device_id == bindparam("device_id"))
+_FIND_REGISTER: dict[bool, Select[int, uuid.UUID, uuid.UUID, str, str | None, str, str]] = {
+    True: _REGISTER.where(Register.reference == bindparam("reference")),
+    False: _REGISTER.where(Register.name_normalized == bindparam("name")),
+}
+
+
+def _register_ref(row: Row[int, uuid.UUID, uuid.UUID, str, str | None, str, str]) -> RegisterRef:
+    return RegisterRef(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+
+
+_REGISTER_BY_ID = select(*_REGISTER.selected_columns).where(Register.id == bindparam("id"))
 
 
 def _suffixed(name: str, attempt: int) -> str:
@@ -72,16 +125,18 @@ class Resolver:
         return Resolved(device, device_created, register, register_created)
 
     # -- devices ----------------------------------------------------------------------------------
-    def _find_device(self, reference: str | None, name: str | None) -> Device | None:
-        query = select(Device).where(Device.organization_id == self.actor.organization_id)
-        if reference is not None:
-            query = query.where(Device.reference == reference)
+    def _find_device(self, reference: str | None, name: str | None) -> DeviceRef | None:
+        by_reference = reference is not None
+        params: dict[str, object] = {"organization_id": self.actor.organization_id}
+        if by_reference:
+            params["reference"] = reference
         else:
             assert name is not None
-            query = query.where(Device.name_normalized == normalize_name(name))
-        return self.session.scalar(query)
+            params["name"] = normalize_name(name)
+        row = self.session.connection().execute(_FIND_DEVICE[by_reference], params).first()
+        return None if row is None else DeviceRef(row[0], row[1], row[2])
 
-    def _device(self, address: Address) -> tuple[Device | None, bool]:
+    def _device(self, address: Address) -> tuple[DeviceRef | None, bool]:
         reference, name = address.device_reference, address.device_name
         if reference is not None:
             check_text(reference, f"{address.pointer}/deviceReference", MAX_REFERENCE)
@@ -113,9 +168,7 @@ class Resolver:
                 },
             )
             if inserted:
-                device = self.session.get(Device, new_id)
-                assert device is not None
-                return device, True
+                return DeviceRef(new_id, candidate, reference), True
             # Another device holds the reference (created concurrently: use it) or the name.
             found = self._find_device(reference, name)
             if found is not None:
@@ -123,16 +176,20 @@ class Resolver:
         raise AssertionError("no free device name")  # pragma: no cover
 
     # -- registers --------------------------------------------------------------------------------
-    def _find_register(self, device: Device, reference: str | None, name: str | None) -> Register | None:
-        query = select(Register).where(Register.device_id == device.id)
-        if reference is not None:
-            query = query.where(Register.reference == reference)
+    def _find_register(
+        self, device: DeviceRef, reference: str | None, name: str | None
+    ) -> RegisterRef | None:
+        by_reference = reference is not None
+        params: dict[str, object] = {"device_id": device.id}
+        if by_reference:
+            params["reference"] = reference
         else:
             assert name is not None
-            query = query.where(Register.name_normalized == normalize_name(name))
-        return self.session.scalar(query)
+            params["name"] = normalize_name(name)
+        row = self.session.connection().execute(_FIND_REGISTER[by_reference], params).first()
+        return None if row is None else _register_ref(row)
 
-    def _register(self, device: Device, address: Address) -> tuple[Register | None, bool]:
+    def _register(self, device: DeviceRef, address: Address) -> tuple[RegisterRef | None, bool]:
         reference, name = address.register_reference, address.register_name
         if reference is not None:
             check_text(reference, f"{address.pointer}/registerReference", MAX_REFERENCE)
@@ -171,9 +228,9 @@ class Resolver:
                 },
             )
             if inserted:
-                register = self.session.scalar(select(Register).where(Register.id == new_id))
-                assert register is not None
-                return register, True
+                return _register_ref(
+                    self.session.connection().execute(_REGISTER_BY_ID, {"id": new_id}).one()
+                ), True
             found = self._find_register(device, reference, name)
             if found is not None:
                 return found, False

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from zevvy_server.settings import Settings
+from zevvy_server.storage.groupcommit import GroupCommit
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,6 +79,9 @@ class Database:
         # SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a waiting writer
         # starve; other processes still meet the busy timeout.
         self._writer = threading.RLock() if self.is_sqlite else None
+        # SQLite: small concurrent writes share one COMMIT (one fsync); PostgreSQL commits
+        # concurrent transactions side by side and groups their WAL flushes itself.
+        self.group_commit = GroupCommit(write_engine, self._writer) if self._writer is not None else None
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from zevvy_server.errors import ZevvyError
-from zevvy_server.metering.common import Actor, Page, run_read, run_write
+from zevvy_server.metering.common import Actor, Page
 from zevvy_server.metering.errors import PayloadTooLarge
 from zevvy_server.metering.schemas import ErrorOut, encode, json_schema
+from zevvy_server.storage.transactions import run_read, run_write
 from zevvy_server.web.bearer import Principal, require_scopes
 from zevvy_server.web.context import AppContext
 from zevvy_server.web.deps import get_ctx

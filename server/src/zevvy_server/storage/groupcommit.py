@@ -6,7 +6,8 @@ flush, not the work, bounds the rate. Here the writes of all threads waiting at 
 one after the other inside ONE transaction, each in its own SAVEPOINT, and one COMMIT makes them
 all durable; only then does any of them return. A write that fails rolls back to its savepoint
 and raises in its own thread; the others are not affected. If the shared transaction itself fails
-(BEGIN or COMMIT), every write of the group raises that error: none of them was acknowledged.
+(BEGIN or COMMIT), nothing of it was acknowledged, and each write of the group runs again alone,
+so that only a write that fails on its own raises.
 
 There is no extra thread and no waiting for company: the first writer to arrive while no group is
 running leads. It takes every write queued so far (its own first), runs them, commits, and wakes
@@ -91,20 +92,30 @@ class GroupCommit:
 
     def _run_group(self, group: list[_Write[Any]]) -> None:
         try:
-            with self._writer_lock, self._engine.connect() as connection:
-                with connection.begin():
-                    for write in group:
-                        self._run_one(connection, write)
-                self.groups += 1
-                self.writes += len(group)
-        except BaseException as exc:  # noqa: BLE001 - BEGIN/COMMIT failed: nothing is durable
-            for write in group:
-                if write.error is None:
-                    write.error = exc
-                    write.result = None
+            self._commit(group)
+        except BaseException as exc:  # noqa: BLE001 - BEGIN or COMMIT failed: nothing is durable
+            if len(group) == 1:
+                group[0].error = exc
+            else:
+                # One write may have poisoned the transaction (a deferred constraint, say): run
+                # each alone, so only its own caller sees its error.
+                for write in group:
+                    write.error = write.result = None
+                    try:
+                        self._commit([write])
+                    except BaseException as alone:  # noqa: BLE001 - raised in the writer's thread
+                        write.error = alone
         for write in group:
             write.done = True
             write.wake.set()
+
+    def _commit(self, group: list[_Write[Any]]) -> None:
+        with self._writer_lock, self._engine.connect() as connection:
+            with connection.begin():
+                for write in group:
+                    self._run_one(connection, write)
+            self.groups += 1
+            self.writes += len(group)
 
     @staticmethod
     def _run_one(connection: Connection, write: _Write[Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -96,8 +97,13 @@ class Keys:
         return base64.b64encode(self.signing.as_der(private=False)).decode()
 
 
-def load_keys(session: Session, clock: Clock, publish_for: timedelta) -> Keys:
-    """Read the keys: the newest active one signs; retired ones verify for `publish_for` more."""
+def load_keys(
+    session: Session, clock: Clock, publish_for: timedelta, imported_keys: dict[str, RSAKey] | None = None
+) -> Keys:
+    """Read the keys: the newest active one signs; retired ones verify for `publish_for` more.
+
+    `imported_keys` (kid -> key) spares importing a key seen before: an RSA private key import
+    checks the key and costs milliseconds."""
     now = clock.now()
     rows = list(session.scalars(select(SigningKey).order_by(SigningKey.created_at)))
     if not rows:
@@ -110,8 +116,13 @@ def load_keys(session: Session, clock: Clock, publish_for: timedelta) -> Keys:
         if r.retired_at is None or r.retired_at + publish_for + RETIRED_KEY_MARGIN > now or r is signing_row
     ]
 
+    known = {} if imported_keys is None else imported_keys
+
     def imported(row: SigningKey) -> RSAKey:
-        return RSAKey.import_key(json.loads(row.private_jwk))
+        key = known.get(row.kid)
+        if key is None:
+            key = known[row.kid] = RSAKey.import_key(json.loads(row.private_jwk))
+        return key
 
     signing = imported(signing_row)
     return Keys(signing=signing, verifying=KeySet([imported(r) for r in verifying]), loaded_at=clock.time())
@@ -127,22 +138,29 @@ class KeyRing:
         self.max_age = max_age
         self._keys: Keys | None = None
         self._lock = threading.Lock()
+        self._imported: dict[str, RSAKey] = {}
 
     def current(self, *, session: Session | None = None) -> Keys:
         """The cached keys, reloaded once they are older than `max_age` seconds."""
         keys = self._keys
         if keys is None or self.clock.time() - keys.loaded_at > self.max_age:
-            keys = self.reload(session=session)
+            keys = self.reload(
+                session=session, unless_newer_than=-math.inf if keys is None else keys.loaded_at
+            )
         return keys
 
-    def reload(self, *, session: Session | None = None) -> Keys:
-        """Read the keys from the database now."""
+    def reload(self, *, session: Session | None = None, unless_newer_than: float | None = None) -> Keys:
+        """Read the keys from the database now; with `unless_newer_than`, keep what another
+        thread loaded after that moment while this one waited for the lock."""
         with self._lock:
+            keys = self._keys
+            if keys is not None and unless_newer_than is not None and keys.loaded_at > unless_newer_than:
+                return keys
             if session is not None:
-                keys = load_keys(session, self.clock, self.publish_for)
+                keys = load_keys(session, self.clock, self.publish_for, self._imported)
             else:
                 with self.db.read() as own:
-                    keys = load_keys(own, self.clock, self.publish_for)
+                    keys = load_keys(own, self.clock, self.publish_for, self._imported)
             self._keys = keys
             return keys
 
@@ -151,5 +169,5 @@ class KeyRing:
         keys = self.current()
         unknown = kid and not any(k.kid == kid for k in keys.verifying.keys)
         if unknown and self.clock.time() - keys.loaded_at > 1.0:
-            keys = self.reload()
+            keys = self.reload(unless_newer_than=keys.loaded_at)
         return keys

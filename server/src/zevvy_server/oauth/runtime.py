@@ -7,12 +7,14 @@ from datetime import timedelta
 from zevvy_server.clock import Clock
 from zevvy_server.oauth.keys import KeyRing
 from zevvy_server.oauth.revocations import RevocationCache
+from zevvy_server.oauth.tokens import VerifiedTokens
 from zevvy_server.settings import Settings
 from zevvy_server.storage.engine import Database
 
 
 class OAuthRuntime:
-    """What every request of one process shares: cached signing keys and revocations."""
+    """What every request of one process shares: cached signing keys, revocations and tokens
+    already verified."""
 
     def __init__(self, settings: Settings, db: Database, clock: Clock) -> None:
         self.settings = settings
@@ -24,3 +26,4 @@ class OAuthRuntime:
         self.revocations = RevocationCache(
             db, clock, max_age=settings.revocation_cache_seconds, horizon=token_life
         )
+        self.verified = VerifiedTokens()

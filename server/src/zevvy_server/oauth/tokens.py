@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -188,3 +189,38 @@ def verify_jwt(
     except JoseError as exc:
         raise InvalidToken(str(exc)) from exc
     return dict(decoded.claims)
+
+
+class VerifiedTokens:
+    """Access tokens whose signature and claims were verified, remembered until they expire.
+
+    An API client sends the same access token with every request for minutes; checking its RS256
+    signature and claims each time costs far more than looking it up. Only tokens that passed
+    `verify_jwt` are stored, keyed by their exact text; expiry is checked again on every use, and
+    revocation is the caller's business as before. Bounded: the oldest entries go first.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._claims: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str, now: int) -> dict[str, Any] | None:
+        """The claims of `token` if it was verified before and has not expired since."""
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        if int(claims["exp"]) < now - LEEWAY:  # the same test as the first verification
+            with self._lock:
+                self._claims.pop(token, None)
+            return None
+        return claims
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        """Remember a token that `verify_jwt` accepted (with an expiry)."""
+        if not isinstance(claims.get("exp"), int):
+            return
+        with self._lock:
+            while len(self._claims) >= self.capacity:
+                del self._claims[next(iter(self._claims))]
+            self._claims[token] = claims

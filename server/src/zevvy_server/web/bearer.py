@@ -68,9 +68,13 @@ def bearer_token(authorization: str | None) -> str | None:
 def verify_access_token(runtime: OAuthRuntime, token: str) -> Principal:
     """The principal of a valid access token; raises `Unauthenticated` otherwise (blocking I/O)."""
     settings, clock = runtime.settings, runtime.clock
+    now = int(clock.time())
     try:
-        keys = runtime.keys.for_kid(header_kid(token))
-        claims = verify_jwt(keys, token, issuer=settings.issuer, now=int(clock.time()))
+        claims = runtime.verified.get(token, now)
+        if claims is None:
+            keys = runtime.keys.for_kid(header_kid(token))
+            claims = verify_jwt(keys, token, issuer=settings.issuer, now=now)
+            runtime.verified.put(token, claims)
         user_id = uuid.UUID(str(claims["sub"]))
         organization_id = uuid.UUID(str(claims["org_id"]))
         client_id, token_id, session_id = str(claims["azp"]), str(claims["jti"]), str(claims["sid"])

@@ -145,3 +145,23 @@ def test_disabled_clients_and_removed_members_are_refused_within_the_cache_windo
         session.execute(delete(Membership).where(Membership.user_id == account.user.id))
     live_server.clock.advance(live_server.settings.revocation_cache_seconds + 0.1)
     assert api(second["access_token"]).status_code == 401
+
+
+def test_a_token_seen_before_is_verified_in_memory_until_a_cache_is_stale(
+    live_server: LiveServer,
+    make_client: Callable[..., ApiClient],
+    device_tokens: Callable[..., dict[str, Any]],
+) -> None:
+    """The event-loop path answers only from fresh caches and defers to the blocking check."""
+    from zevvy_server.oauth.runtime import OAuthRuntime
+    from zevvy_server.web.bearer import verify_access_token, verify_in_memory
+
+    runtime = OAuthRuntime(live_server.settings, live_server.db, live_server.clock)
+    token = device_tokens(make_client(), "device")["access_token"]
+    assert verify_in_memory(runtime, token) is None  # never verified in this process
+    principal = verify_access_token(runtime, token)
+    assert verify_in_memory(runtime, token) == principal
+    live_server.clock.advance(live_server.settings.revocation_cache_seconds + 0.1)
+    assert verify_in_memory(runtime, token) is None  # revocations must be read again
+    assert verify_access_token(runtime, token) == principal
+    assert verify_in_memory(runtime, token) == principal

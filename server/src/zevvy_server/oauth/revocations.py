@@ -75,6 +75,20 @@ class RevocationCache:
                     self._current = snapshot
         return snapshot
 
+    def fresh(self) -> RevocationSet | None:
+        """The revocation set if it is recent enough to use without reloading; else None."""
+        snapshot = self._current
+        if snapshot is None or self.clock.time() - snapshot.loaded_at >= self.max_age:
+            return None
+        return snapshot
+
+    def cached_role(self, user_id: uuid.UUID, organization_id: uuid.UUID) -> tuple[bool, str | None]:
+        """(True, role) when the role is known recently enough to use without a query."""
+        cached = self._roles.get((user_id, organization_id))
+        if cached is None or self.clock.time() - cached[1] >= self.max_age:
+            return False, None
+        return True, cached[0]
+
     def role(self, user_id: uuid.UUID, organization_id: uuid.UUID) -> str | None:
         """The user's current role in the organization (None: not a member, or account disabled)."""
         key = (user_id, organization_id)

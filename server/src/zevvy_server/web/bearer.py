@@ -67,11 +67,26 @@ def bearer_token(authorization: str | None) -> str | None:
 
 def verify_access_token(runtime: OAuthRuntime, token: str) -> Principal:
     """The principal of a valid access token; raises `Unauthenticated` otherwise (blocking I/O)."""
+    principal = _verify(runtime, token, blocking=True)
+    assert principal is not None
+    return principal
+
+
+def verify_in_memory(runtime: OAuthRuntime, token: str) -> Principal | None:
+    """Like `verify_access_token` when everything it needs is cached in this process (the token
+    verified before, the revocation set and the role fresh), without touching the database, so
+    it may run on the event loop; None when a database read is needed."""
+    return _verify(runtime, token, blocking=False)
+
+
+def _verify(runtime: OAuthRuntime, token: str, *, blocking: bool) -> Principal | None:
     settings, clock = runtime.settings, runtime.clock
     now = int(clock.time())
     try:
         claims = runtime.verified.get(token, now)
         if claims is None:
+            if not blocking:
+                return None
             keys = runtime.keys.for_kid(header_kid(token))
             claims = verify_jwt(keys, token, issuer=settings.issuer, now=now)
             runtime.verified.put(token, claims)
@@ -81,9 +96,17 @@ def verify_access_token(runtime: OAuthRuntime, token: str) -> Principal:
         scopes = frozenset(str(claims.get("scope", "")).split())
     except (InvalidToken, KeyError, ValueError) as exc:
         raise Unauthenticated() from exc
-    if runtime.revocations.current().refuses(session_id=session_id, token_id=token_id, client_id=client_id):
+    revocations = runtime.revocations.current() if blocking else runtime.revocations.fresh()
+    if revocations is None:
+        return None
+    if revocations.refuses(session_id=session_id, token_id=token_id, client_id=client_id):
         raise Unauthenticated("The access token has been revoked.")
-    role = runtime.revocations.role(user_id, organization_id)
+    if blocking:
+        role = runtime.revocations.role(user_id, organization_id)
+    else:
+        known, role = runtime.revocations.cached_role(user_id, organization_id)
+        if not known:
+            return None
     if role is None:
         raise Unauthenticated("The user is no longer a member of the token's organization.")
     return Principal(
@@ -106,7 +129,10 @@ def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
         if token is None:
             raise Unauthenticated()
         runtime = oauth_runtime(get_ctx(request))
-        principal = await run_in_threadpool(verify_access_token, runtime, token)
+        # Most requests carry a token seen moments ago: no thread hop for those.
+        principal = verify_in_memory(runtime, token)
+        if principal is None:
+            principal = await run_in_threadpool(verify_access_token, runtime, token)
         for scope in scopes:
             if scope not in principal.scopes:
                 raise InsufficientScope(scope)

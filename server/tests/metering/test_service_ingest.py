@@ -232,3 +232,20 @@ def test_cursors_are_bound_to_their_list_and_types() -> None:
             decode_cursor(kind, cursor, *types)
     with pytest.raises(BulkInvalid):
         decode_cursor("devices", "%%%", str, str)
+
+
+@pytest.mark.parametrize("json_insert", [True, False], ids=["json-array", "executemany"])
+def test_both_sqlite_insert_paths_store_the_exact_values(
+    live_server: LiveServer, actor: Actor, monkeypatch: pytest.MonkeyPatch, json_insert: bool
+) -> None:
+    """SQLite stores new readings through one INSERT over a JSON array, or row by row where the
+    SQLite build lacks JSON functions; both keep every 64-bit value exactly."""
+    from zevvy_server.metering import rowstore
+
+    monkeypatch.setattr(rowstore, "JSON_INSERT", json_insert)
+    extremes = [(0, 999_999_999_999), (1, -999_999_999_999), (2, 0), (3, 123_456_789_012)]
+    outcome = ingest(live_server, actor, [series("d", "r", extremes)]).series[0]
+    assert outcome.created == 4
+    register = outcome.resolved.register
+    assert register is not None
+    assert readings(live_server.db, register.key) == dict(extremes)

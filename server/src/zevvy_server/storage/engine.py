@@ -8,7 +8,6 @@ with ``synchronous_commit=on``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zevvy_server.settings import Settings
 from zevvy_server.storage.groupcommit import GroupCommit
+from zevvy_server.storage.writerlock import WriterLock
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -63,6 +63,13 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     )
 
 
+def _writer_lock_file(engine: Engine) -> Path | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(f"{database}-writer.lock")
+
+
 class Database:
     """The engine plus two session factories: reads, and writes that lock up front on SQLite."""
 
@@ -75,10 +82,9 @@ class Database:
         )
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Writers of this process queue on a lock instead of in
-        # SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a waiting writer
-        # starve; other processes still meet the busy timeout.
-        self._writer = threading.RLock() if self.is_sqlite else None
+        # SQLite has one writer at a time: writers queue on a lock (threads) and a file lock
+        # (worker processes) instead of polling in SQLite's busy handler.
+        self._writer = WriterLock(_writer_lock_file(self.engine)) if self.is_sqlite else None
         # SQLite: small concurrent writes share one COMMIT (one fsync); PostgreSQL commits
         # concurrent transactions side by side and groups their WAL flushes itself.
         self.group_commit = GroupCommit(write_engine, self._writer) if self._writer is not None else None
@@ -101,3 +107,5 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()

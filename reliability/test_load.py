@@ -6,6 +6,9 @@ import random
 import threading
 import time
 from collections import Counter
+from pathlib import Path
+
+from tests.conftest import throwaway_database
 
 from conftest import BACKEND, Scale
 from db_checks import device_references, integrity_problems, measurement_count
@@ -28,6 +31,23 @@ def batch_for(writer: int, request: int) -> list[dict[str, object]]:
 def test_concurrent_writers_store_every_reading_exactly_once_and_readers_never_see_half_a_batch(
     server: ServerProcess, scale: Scale, figures: Figures
 ) -> None:
+    run_load(server, scale, figures, "load")
+
+
+def test_the_same_with_two_worker_processes(tmp_path: Path, scale: Scale, figures: Figures) -> None:
+    """Two processes serve the same database: on SQLite their writers queue on a file lock,
+    on PostgreSQL on row locks; nothing may be lost, duplicated or seen half-written."""
+    with throwaway_database(tmp_path) as url:
+        server = ServerProcess(url, tmp_path / "data", extra_env={"ZEVVY_WORKERS": "2"})
+        server.start()
+        try:
+            run_load(server, scale, figures, "load_two_workers")
+        finally:
+            server.stop()  # SIGTERM: the supervisor stops its workers (SIGKILL would orphan them)
+
+
+def run_load(server: ServerProcess, scale: Scale, figures: Figures, name: str) -> None:
+    """16 writers and 2 readers against `server`; checks and records the figures as `name`."""
     db = database(server)
     tenant = make_tenant(server, db)
     statuses: Counter[int] = Counter()
@@ -86,7 +106,7 @@ def test_concurrent_writers_store_every_reading_exactly_once_and_readers_never_s
     references = device_references(db, tenant.organization_id)
     log = server.log_text()
     figures.record(
-        "load",
+        name,
         backend=BACKEND,
         writers=scale.writers,
         requests=sum(statuses.values()),

@@ -13,7 +13,8 @@ There is no extra thread and no waiting for company: the first writer to arrive 
 running leads. It takes every write queued so far (its own first), runs them, commits, and wakes
 their threads. Writers arriving meanwhile queue up; when the leader's own write is done it hands
 the lead to the oldest of them, whose group then holds everything that queued during the last
-COMMIT. A lone writer therefore pays nothing but a lock.
+COMMIT. A lone writer therefore pays nothing but a lock. A write's work may thus run on another
+request's thread: it must not depend on thread-local or context state, only on the session.
 """
 
 from __future__ import annotations

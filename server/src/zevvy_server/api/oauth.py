@@ -13,13 +13,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from zevvy_server.api import oauth_docs as docs
+from zevvy_server.api.oauth_docs import Realm
 from zevvy_server.oauth import discovery
 from zevvy_server.oauth.endpoints import userinfo
-from zevvy_server.oauth.errors import OAuth2Error, RealmNotFound, render_error
+from zevvy_server.oauth.errors import InvalidRequestError, OAuth2Error, RealmNotFound, render_error
 from zevvy_server.oauth.server import OAuthRequest, OAuthResponse, OAuthServer
 from zevvy_server.web.bearer import bearer_token, oauth_runtime
 from zevvy_server.web.context import AppContext
 from zevvy_server.web.deps import get_ctx
+from zevvy_server.web.text import MESSAGE as NUL_MESSAGE
+from zevvy_server.web.text import nul_fields
 
 router = APIRouter(tags=["identity"])
 
@@ -52,6 +56,8 @@ async def _run(request: Request, realm: str, action: Action) -> Response:
     if realm != ctx.settings.realm:
         return _no_realm()
     oreq = await oauth_request(ctx, request)
+    if request.method == "POST" and (fields := nul_fields((await request.form()).multi_items())):
+        return _nul_refused(fields)
     runtime = oauth_runtime(ctx)
 
     def call() -> OAuthResponse:
@@ -59,6 +65,15 @@ async def _run(request: Request, realm: str, action: Action) -> Response:
             return action(OAuthServer(session, runtime), oreq)
 
     return _wire(await run_in_threadpool(call))
+
+
+def _nul_refused(fields: list[str]) -> Response:
+    """400 invalid_request for form fields holding a NUL, naming those whose names an OAuth error
+    description may carry (printable ASCII without quote and backslash, RFC 6749 section 5.2)."""
+    named = [f for f in fields if all(" " <= c <= "~" and c not in '"\\' for c in f)]
+    subject = ", ".join(named) if len(named) == len(fields) else "form fields"
+    status, body, headers = render_error(InvalidRequestError(f"{subject}: {NUL_MESSAGE}"))
+    return JSONResponse(body, status, headers=dict(headers))
 
 
 def _endpoint(name: str) -> Action:
@@ -73,8 +88,12 @@ def _token(server: OAuthServer, oreq: OAuthRequest) -> OAuthResponse:
     return server.create_token_response(oreq)
 
 
-@router.get("/realms/{realm}", summary="Realm information (Keycloak): public key and service URLs")
-async def realm_info(request: Request, realm: str) -> Response:
+@router.get(
+    "/realms/{realm}",
+    summary="Realm information (Keycloak): public key and service URLs",
+    responses=docs.REALM_INFO,
+)
+async def realm_info(request: Request, realm: Realm) -> Response:
     """``public_key`` is the signing key's base64 DER, as python-keycloak's ``public_key()`` expects."""
     ctx = get_ctx(request)
     if realm != ctx.settings.realm:
@@ -83,8 +102,12 @@ async def realm_info(request: Request, realm: str) -> Response:
     return JSONResponse(discovery.realm_info(realm, ctx.settings.issuer, keys.public_key_der_b64()))
 
 
-@router.get("/realms/{realm}/.well-known/openid-configuration", summary="OpenID Connect discovery")
-async def openid_configuration(request: Request, realm: str) -> Response:
+@router.get(
+    "/realms/{realm}/.well-known/openid-configuration",
+    summary="OpenID Connect discovery",
+    responses=docs.METADATA,
+)
+async def openid_configuration(request: Request, realm: Realm) -> Response:
     """The OIDC discovery document."""
     ctx = get_ctx(request)
     if realm != ctx.settings.realm:
@@ -93,12 +116,16 @@ async def openid_configuration(request: Request, realm: str) -> Response:
 
 
 @router.get(
-    "/realms/{realm}/.well-known/oauth-authorization-server", summary="OAuth metadata (appended form)"
+    "/realms/{realm}/.well-known/oauth-authorization-server",
+    summary="OAuth metadata (appended form)",
+    responses=docs.METADATA,
 )
 @router.get(
-    "/.well-known/oauth-authorization-server/realms/{realm}", summary="OAuth metadata (RFC 8414 form)"
+    "/.well-known/oauth-authorization-server/realms/{realm}",
+    summary="OAuth metadata (RFC 8414 form)",
+    responses=docs.METADATA,
 )
-async def authorization_server_metadata(request: Request, realm: str) -> Response:
+async def authorization_server_metadata(request: Request, realm: Realm) -> Response:
     """RFC 8414 metadata, at both the appended and the inserted well-known path."""
     ctx = get_ctx(request)
     if realm != ctx.settings.realm:
@@ -106,8 +133,8 @@ async def authorization_server_metadata(request: Request, realm: str) -> Respons
     return JSONResponse(discovery.authorization_server_metadata(ctx.settings.issuer))
 
 
-@router.get(PROTOCOL + "/certs", summary="Signing keys (JWK Set)")
-async def certs(request: Request, realm: str) -> Response:
+@router.get(PROTOCOL + "/certs", summary="Signing keys (JWK Set)", responses=docs.CERTS)
+async def certs(request: Request, realm: Realm) -> Response:
     """The public keys that verify access and ID tokens, current and recently retired."""
     ctx = get_ctx(request)
     if realm != ctx.settings.realm:
@@ -116,34 +143,58 @@ async def certs(request: Request, realm: str) -> Response:
     return JSONResponse(keys.public_jwks())
 
 
-@router.post(PROTOCOL + "/auth/device", summary="Device authorization (RFC 8628)")
-async def device_authorization(request: Request, realm: str) -> Response:
+@router.post(
+    PROTOCOL + "/auth/device",
+    summary="Device authorization (RFC 8628)",
+    responses=docs.DEVICE,
+    openapi_extra=docs.DEVICE_BODY,
+)
+async def device_authorization(request: Request, realm: Realm) -> Response:
     """Start a device flow: ``device_code``, ``user_code``, the verification URIs, lifetime, interval."""
     return await _run(request, realm, _endpoint("device_authorization"))
 
 
-@router.post(PROTOCOL + "/token", summary="Token endpoint")
-async def token(request: Request, realm: str) -> Response:
+@router.post(
+    PROTOCOL + "/token", summary="Token endpoint", responses=docs.TOKEN, openapi_extra=docs.TOKEN_BODY
+)
+async def token(request: Request, realm: Realm) -> Response:
     """Grants: device code, authorization code (PKCE S256), refresh token (rotating)."""
     return await _run(request, realm, _token)
 
 
-@router.post(PROTOCOL + "/token/introspect", summary="Token introspection (RFC 7662)")
-async def introspect(request: Request, realm: str) -> Response:
+@router.post(
+    PROTOCOL + "/token/introspect",
+    summary="Token introspection (RFC 7662)",
+    responses=docs.INTROSPECT,
+    openapi_extra=docs.TOKEN_FORM,
+)
+async def introspect(request: Request, realm: Realm) -> Response:
     """For confidential clients: the token's claims and ``active``."""
     return await _run(request, realm, _endpoint("introspection"))
 
 
-@router.post(PROTOCOL + "/revoke", summary="Token revocation (RFC 7009)")
-async def revoke(request: Request, realm: str) -> Response:
+@router.post(
+    PROTOCOL + "/revoke",
+    summary="Token revocation (RFC 7009)",
+    response_class=Response,
+    responses=docs.REVOKE,
+    openapi_extra=docs.TOKEN_FORM,
+)
+async def revoke(request: Request, realm: Realm) -> Response:
     """Revoke a refresh token (with its family and their access tokens) or an access token."""
     response = await _run(request, realm, _endpoint("revocation"))
     oauth_runtime(get_ctx(request)).revocations.invalidate()
     return response
 
 
-@router.post(PROTOCOL + "/logout", summary="Logout (back-channel with a refresh token)")
-async def logout(request: Request, realm: str) -> Response:
+@router.post(
+    PROTOCOL + "/logout",
+    summary="Logout (back-channel with a refresh token)",
+    status_code=204,
+    responses=docs.LOGOUT,
+    openapi_extra=docs.LOGOUT_BODY,
+)
+async def logout(request: Request, realm: Realm) -> Response:
     """With ``refresh_token`` (or client credentials): end that grant session, 204. A browser's
     form without them continues as RP-initiated logout at the same URL with GET."""
     ctx = get_ctx(request)
@@ -161,9 +212,20 @@ async def logout(request: Request, realm: str) -> Response:
     return response
 
 
-@router.get(PROTOCOL + "/userinfo", summary="UserInfo (needs openid)", operation_id="userinfo")
-@router.post(PROTOCOL + "/userinfo", summary="UserInfo (POST form)", operation_id="userinfo_post")
-async def user_info(request: Request, realm: str) -> Response:
+@router.get(
+    PROTOCOL + "/userinfo",
+    summary="UserInfo (needs openid)",
+    operation_id="userinfo",
+    responses=docs.USERINFO,
+)
+@router.post(
+    PROTOCOL + "/userinfo",
+    summary="UserInfo (POST form)",
+    operation_id="userinfo_post",
+    responses=docs.USERINFO,
+    openapi_extra=docs.USERINFO_BODY,
+)
+async def user_info(request: Request, realm: Realm) -> Response:
     """The user's claims for a Bearer token carrying ``openid``."""
     ctx = get_ctx(request)
     if realm != ctx.settings.realm:

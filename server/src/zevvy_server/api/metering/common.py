@@ -195,10 +195,14 @@ _ERRORS: dict[int, tuple[str, str]] = {
 
 
 def error_docs(*statuses: int, conflict: str | None = None) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses for the error statuses a route can answer (401 always)."""
+    """OpenAPI responses for the error statuses a route can answer, in the API's error shape.
+
+    401, 403 and 422 are always there: every route checks the token, and the framework checks
+    every route's parameters (a 422 it answers has this shape too, not FastAPI's default one).
+    """
     schema = json_schema(ErrorOut)
     docs: dict[int | str, dict[str, Any]] = {}
-    for status in sorted({401, 403, *statuses}):
+    for status in sorted({401, 403, 422, *statuses}):
         code, text = _ERRORS[status]
         if status == 409 and conflict:
             code, text = conflict, f"`{conflict}`: {text}"

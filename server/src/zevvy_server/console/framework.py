@@ -2,7 +2,9 @@
 
 CSRF: every form carries a token derived from a per-browser random cookie with an HMAC under the
 server's session secret (signed double-submit), checked in constant time on every POST. Sign-in
-gives a fresh session cookie (no fixation), HttpOnly, SameSite=Lax, Secure behind https.
+gives a fresh session cookie, HttpOnly, SameSite=Lax, Secure behind https, and a fresh CSRF
+cookie, and ends the session the browser presented before: no cookie value known before sign-in
+(one planted by someone else, say) is worth anything after it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from zevvy_server.identity.models import User
 from zevvy_server.identity.service import IdentityService
 from zevvy_server.identity.sessions import ConsoleSessions, SignedIn
 from zevvy_server.web.deps import client_ip, get_ctx
+from zevvy_server.web.text import nul_fields, refused
 
 SESSION_COOKIE = "zevvy_session"
 CSRF_COOKIE = "zevvy_csrf"
@@ -80,6 +83,8 @@ async def verify_csrf(request: Request) -> FormData:
     expected = hmac.new(_secret(request), b"csrf:" + cookie.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(sent, expected):
         raise CsrfFailed()
+    if fields := nul_fields(form.multi_items()):
+        raise refused(fields)
     return form
 
 
@@ -160,7 +165,7 @@ class SignIn:
 
 
 async def sign_in(request: Request, username: str, password: str) -> SignIn:
-    """Check credentials and open a new console session.
+    """Check credentials, end the session the browser presented (if any) and open a new one.
 
     Raises InvalidCredentials or TooManyAttempts after the failed attempt has been counted and
     committed (a rolled-back count would make the throttle useless).
@@ -168,6 +173,7 @@ async def sign_in(request: Request, username: str, password: str) -> SignIn:
     ctx = get_ctx(request)
     ip = client_ip(request)
     limits = (ctx.settings.login_failures_per_account, ctx.settings.login_failures_per_ip)
+    previous = request.cookies.get(SESSION_COOKIE)
 
     def attempt() -> SignIn | ZevvyError:
         with ctx.db.write() as session:
@@ -179,6 +185,7 @@ async def sign_in(request: Request, username: str, password: str) -> SignIn:
             memberships = identity.memberships(user.id)
             org_id = memberships[0].organization_id if memberships else None
             sessions = ConsoleSessions(session, ctx.clock, ctx.settings.console_session_idle)
+            sessions.end(previous)
             token = sessions.start(user, org_id)
             identity.audit("console.login", organization_id=org_id, user_id=user.id, ip=ip)
             return SignIn(token=token, user=user, organization_id=org_id)
@@ -191,7 +198,8 @@ async def sign_in(request: Request, username: str, password: str) -> SignIn:
 
 
 def start_session(request: Request, response: Response, token: str) -> None:
-    """Attach a fresh session cookie to `response`."""
+    """Attach a fresh session cookie to `response`, and a fresh CSRF cookie: tokens of forms
+    served before sign-in stop working."""
     ctx = get_ctx(request)
     response.set_cookie(
         SESSION_COOKIE,
@@ -201,6 +209,14 @@ def start_session(request: Request, response: Response, token: str) -> None:
         secure=ctx.settings.secure_cookies,
         path="/",
         max_age=ctx.settings.console_session_idle,
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        secrets.token_urlsafe(24),
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.secure_cookies,
+        path="/",
     )
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from zevvy_server import __version__
@@ -17,6 +17,7 @@ from zevvy_server.web.context import AppContext
 from zevvy_server.web.errors import install_error_handlers
 from zevvy_server.web.middleware import RequestMiddleware
 from zevvy_server.web.rawpath import RawPathMiddleware
+from zevvy_server.web.text import refuse_nul
 
 log = logging.getLogger("zevvy.app")
 
@@ -64,6 +65,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],
         description="Self-hosted zevvy: metering API and Keycloak-compatible identity server.",
     )
     app.state.ctx = ctx

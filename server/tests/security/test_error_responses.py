@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import httpx
 import psycopg
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from tests.conftest import LiveServer
-from zevvy_server.web.errors import database_unavailable
+from zevvy_server.web.errors import database_unavailable, nul_refused_by_database
 
 
 def test_a_non_json_body_is_415_and_stores_nothing(
@@ -44,3 +44,10 @@ def test_an_unreachable_or_locked_database_is_503_to_retry_but_a_constraint_erro
     duplicate = IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed"))
     assert database_unavailable(refused) and database_unavailable(locked)
     assert not database_unavailable(missing_table) and not database_unavailable(duplicate)
+
+
+def test_text_with_a_nul_refused_by_postgresql_is_bad_input_not_a_server_error() -> None:
+    nul = DataError("SELECT", {}, psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"))
+    other = DataError("SELECT", {}, psycopg.DataError("value too long for type character varying(10)"))
+    assert nul_refused_by_database(nul)
+    assert not nul_refused_by_database(other) and not database_unavailable(nul)

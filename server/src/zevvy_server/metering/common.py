@@ -84,7 +84,8 @@ def encode_cursor(kind: str, key: Sequence[Any]) -> str:
 
 def decode_cursor(kind: str, cursor: str | None, *types: type) -> list[Any] | None:
     """The key a cursor continues after (members of `types`), or None for the first page;
-    422 for a cursor of another list or a tampered one."""
+    422 for a cursor of another list or a tampered one (text with a NUL is tampered: no stored
+    key holds one)."""
     if cursor is None:
         return None
     try:
@@ -96,6 +97,7 @@ def decode_cursor(kind: str, cursor: str | None, *types: type) -> list[Any] | No
         or len(data) != len(types) + 1
         or data[0] != kind
         or not all(type(v) is t for v, t in zip(data[1:], types, strict=True))
+        or any(isinstance(v, str) and "\x00" in v for v in data[1:])
     ):
         raise invalid("/cursor", "invalid_cursor", "the cursor does not belong to this list")
     return data[1:]

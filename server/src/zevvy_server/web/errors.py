@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zevvy_server.errors import InsufficientScope, RateLimited, Unauthenticated, ZevvyError
+from zevvy_server.web.text import refused
 
 log = logging.getLogger("zevvy.errors")
 
@@ -58,6 +59,13 @@ def database_unavailable(exc: BaseException) -> bool:
         # psycopg raises connection failures without a SQLSTATE; SQLite says "locked"/"busy".
         return type(exc.orig).__module__.startswith("psycopg") or "locked" in text or "busy" in text
     return False
+
+
+def nul_refused_by_database(exc: BaseException) -> bool:
+    """True when PostgreSQL's driver refused text holding a NUL character: bad input that slipped
+    past the edge checks of `web.text`, not a bug of the server's state (nothing was written)."""
+    orig = getattr(exc, "orig", None)
+    return isinstance(exc, DBAPIError) and orig is not None and "NUL (0x00)" in str(orig)
 
 
 def error_body(
@@ -133,6 +141,9 @@ def install_error_handlers(app: FastAPI, html_renderer: HtmlRenderer | None = No
         return JSONResponse(error_body("internal_error", "Something went wrong on our side."), 500)
 
     async def on_database_error(request: Request, exc: Exception) -> Response:
+        if nul_refused_by_database(exc):
+            log.warning("text with a NUL character reached the database; refused with 422")
+            return await on_zevvy_error(request, refused([]))
         if not database_unavailable(exc):
             log.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
             return internal_error(request)

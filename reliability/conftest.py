@@ -47,8 +47,10 @@ class Scale:
 def scale(request: pytest.FixtureRequest) -> Scale:
     """The run's scale."""
     if request.config.getoption("--long"):
-        return Scale(True, writers=16, requests_per_writer=250, crashes=50, pg_restarts=5, schema_examples=50)
-    return Scale(False, writers=16, requests_per_writer=20, crashes=6, pg_restarts=1, schema_examples=5)
+        return Scale(
+            True, writers=16, requests_per_writer=250, crashes=50, pg_restarts=5, schema_examples=1000
+        )
+    return Scale(False, writers=16, requests_per_writer=20, crashes=6, pg_restarts=1, schema_examples=100)
 
 
 @pytest.fixture(scope="session")

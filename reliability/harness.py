@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,17 @@ def make_tenant(server: ServerProcess, db: Database, role: str = "editor", scope
     return Tenant(
         org_id, username, password, client_id, secret, body["access_token"], body.get("refresh_token", "")
     )
+
+
+def add_client(db: Database, organization_id: str) -> tuple[str, str]:
+    """Another confidential API client of the organization; returns its id and secret."""
+    with db.write() as session:
+        client, secret = ClientService(session, Clock()).create(
+            unique("client"), uuid.UUID(organization_id), redirect_uris=["http://127.0.0.1:9/callback"]
+        )
+        client_id = client.client_id
+    assert secret is not None
+    return client_id, secret
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -121,7 +121,9 @@ def test_sigkill_during_bulk_imports_leaves_every_batch_whole_or_absent_and_rese
         restart_seconds.append(time.perf_counter() - began)
         assert integrity_problems(db) == [], f"seed {seed}"
         with tenant.http(server) as http:
-            stored = stored_keys(http, sender.sent)
+            # Only the registers this round wrote to: reading every register after every kill
+            # grows with the square of the kills and does not fit the long run's time limit.
+            stored = stored_keys(http, sender.sent - before)
             for number in sorted(sender.sent - before):
                 keys = keys_of(crash_batch(number))
                 present = len(keys & stored)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import throwaway_database
 
-from harness import Figures, ServerProcess
+from harness import Figures, ServerProcess, secret_leaks
 
 BACKEND = "postgresql" if os.environ.get("ZEVVY_TEST_DATABASE_URL") else "sqlite"
 _RECORDED: list[Figures] = []
@@ -59,6 +59,23 @@ def figures(scale: Scale) -> Figures:
     recorded = Figures(RESULTS / f"reliability-{BACKEND}-{scale.name}.json")
     _RECORDED.append(recorded)
     return recorded
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secrets_in_server_logs(figures: Figures) -> Iterator[None]:
+    """When the run ends, scan the whole log of every server process it started: no line may hold
+    a token or a secret the suite handed out (the admin password among them)."""
+    yield
+    logs = [process.log_text() for process in ServerProcess.started]
+    leaks = [line for log in logs for line in secret_leaks(log)]
+    figures.record(
+        "log_scan",
+        backend=BACKEND,
+        servers=len(logs),
+        lines=sum(log.count("\n") for log in logs),
+        lines_with_secrets=len(leaks),
+    )
+    assert leaks == [], f"secrets or tokens in {len(leaks)} server log lines, e.g. {leaks[0]}"
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
-from tests.conftest import ADMIN_PASSWORD, make_settings, unique
+from tests.conftest import ADMIN_PASSWORD, JWT, SECRETS, make_settings, remember_secret, unique
 
 from zevvy_server.clock import Clock
 from zevvy_server.identity.service import IdentityService
@@ -49,6 +49,11 @@ class ServerProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # Every server the run created, for the end-of-run log scan.
+    started: ClassVar[list[ServerProcess]] = []
+
+    def __post_init__(self) -> None:
+        ServerProcess.started.append(self)
 
     @property
     def url(self) -> str:
@@ -175,6 +180,8 @@ def make_tenant(server: ServerProcess, db: Database, role: str = "editor", scope
         )
         assert tokens.status_code == 200, tokens.text
     body = tokens.json()
+    device_code = started.json()["device_code"]
+    remember_secret(password, secret, device_code, body["access_token"], body.get("refresh_token"))
     return Tenant(
         org_id, username, password, client_id, secret, body["access_token"], body.get("refresh_token", "")
     )
@@ -188,7 +195,14 @@ def add_client(db: Database, organization_id: str) -> tuple[str, str]:
         )
         client_id = client.client_id
     assert secret is not None
+    remember_secret(secret)
     return client_id, secret
+
+
+def secret_leaks(log: str) -> list[str]:
+    """The log lines that hold a token (any JWT) or a secret the suite handed out (the admin
+    password, account passwords, client secrets, device codes, tokens)."""
+    return [line[:300] for line in log.splitlines() if JWT.search(line) or any(s in line for s in SECRETS)]
 
 
 def percentile(values: list[float], fraction: float) -> float:

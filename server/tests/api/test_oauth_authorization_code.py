@@ -152,11 +152,29 @@ def test_redirect_uris_match_exactly_at_auth_and_token(
     make_user: Callable[..., Account],
     browser_session: Callable[[Account], httpx.Client],
 ) -> None:
-    """Unregistered or extra-path URIs get an error page, never a redirect; token must repeat the URI."""
+    """Any URI but the registered one, character for character (prefix, extra path, query,
+    fragment, other or default port, case, other host or scheme, dot segments, percent-encoding),
+    gets an error page, never a redirect; the token request must repeat the URI."""
     browser = browser_session(make_user())
     client = make_client(redirect_uris=[CALLBACK])
     _, challenge = pkce_pair()
-    for bad in (CALLBACK + "/extra", "http://127.0.0.1:9/other", CALLBACK + "?x=1"):
+    tricks = (
+        CALLBACK + "/extra",  # extra path
+        CALLBACK[:-2],  # a prefix of the registered URI
+        "http://127.0.0.1:9/other",
+        CALLBACK + "?x=1",
+        CALLBACK + "#fragment",
+        CALLBACK.replace(":9/", ":10/"),  # another port
+        CALLBACK.replace(":9/", "/"),  # the default port
+        CALLBACK.upper(),  # case
+        CALLBACK.replace("/callback", "/Callback"),
+        CALLBACK.replace("127.0.0.1", "127.0.0.1.attacker.example"),
+        CALLBACK.replace("http://", "http://attacker.example@"),
+        CALLBACK.replace("http://", "https://"),
+        CALLBACK.replace("/callback", "/./callback"),
+        CALLBACK.replace("/callback", "/%63allback"),
+    )
+    for bad in tricks:
         page = browser.get(f"{PROTOCOL}/auth", params=_params(client, challenge, redirect_uri=bad))
         assert page.status_code == 400, bad
         assert "location" not in page.headers

@@ -50,6 +50,14 @@ def _opens_console(live_server: LiveServer, session: str) -> bool:
     return True
 
 
+def _sign_in(live_server: LiveServer, browser: httpx.Client, account: Account) -> str:
+    """Sign `browser` in; returns its session cookie, which opens the console."""
+    assert console_login(browser, account.username, account.password).status_code == 303
+    session = browser.cookies.get(SESSION)
+    assert session and _opens_console(live_server, session)
+    return session
+
+
 def test_a_session_cookie_chosen_before_sign_in_is_replaced_and_never_signs_anyone_in(
     live_server: LiveServer, make_user: Callable[..., Account]
 ) -> None:
@@ -120,9 +128,7 @@ def test_signing_out_ends_the_session_on_the_server_and_the_old_cookie_is_refuse
 ) -> None:
     account = make_user()
     with _browser(live_server) as browser:
-        assert console_login(browser, account.username, account.password).status_code == 303
-        session = browser.cookies.get(SESSION)
-        assert session and _opens_console(live_server, session)
+        session = _sign_in(live_server, browser, account)
         signed_out = browser.post(
             "/console/logout", data={"csrf_token": csrf_from(browser.get("/console/").text)}
         )
@@ -138,9 +144,7 @@ def test_rp_initiated_logout_ends_the_console_session_on_the_server(
     """Signing out through the identity server's logout page ends the console session too."""
     account = make_user()
     with _browser(live_server) as browser:
-        assert console_login(browser, account.username, account.password).status_code == 303
-        session = browser.cookies.get(SESSION)
-        assert session and _opens_console(live_server, session)
+        session = _sign_in(live_server, browser, account)
         page = browser.get("/realms/zevvy/protocol/openid-connect/logout")
         assert page.status_code == 200
         confirmed = browser.post(

@@ -20,6 +20,7 @@ from zevvy_server.metering.values import (
     format_instants,
     instant_from_datetime,
     instant_to_datetime,
+    instants_from_datetimes,
     micros_from_decimal,
     micros_from_int,
     micros_from_number_text,
@@ -237,3 +238,49 @@ def test_format_instants_batch_and_bounds() -> None:
             format_instants([bad])
     with pytest.raises(ValueError):
         instant_from_datetime(datetime(2024, 1, 1))  # naive on purpose
+
+
+# -- many instants at once (the bulk-import path) ----------------------------------------------------
+
+OFFSETS = st.integers(min_value=-23 * 60 + 1, max_value=23 * 60 - 1).map(
+    lambda m: timezone(timedelta(minutes=m))
+)
+MOMENTS = st.builds(
+    lambda us, zone: instant_to_datetime(us).astimezone(zone),
+    st.one_of(
+        # whole seconds in the range MessagePack writes as a 32-bit timestamp, and around it
+        st.integers(min_value=-(10**6), max_value=2**33).map(lambda s: s * 1_000_000),
+        st.integers(
+            min_value=instant_from_datetime(datetime(2, 1, 1, tzinfo=UTC)),
+            max_value=instant_from_datetime(datetime(9998, 12, 31, tzinfo=UTC)),
+        ),
+    ),
+    OFFSETS,
+)
+
+
+@given(st.lists(MOMENTS, max_size=40))
+def test_many_instants_are_converted_exactly_like_one(moments: list[datetime]) -> None:
+    assert instants_from_datetimes(moments) == [instant_from_datetime(m) for m in moments]
+
+
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 65_535, 65_536, 100_000])
+def test_many_whole_second_instants_cross_every_array_header_size(count: int) -> None:
+    start = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    moments = [start + timedelta(minutes=15 * i) for i in range(count)]
+    expected = [instant_from_datetime(m) for m in moments]
+    assert instants_from_datetimes(moments) == expected
+    if count:  # one sub-second or pre-1970 instant anywhere sends the whole list the exact slow way
+        for odd in (timedelta(microseconds=1), -timedelta(days=365 * 60)):
+            changed = [*moments[:-1], moments[-1] + odd]
+            assert instants_from_datetimes(changed) == [*expected[:-1], instant_from_datetime(changed[-1])]
+
+
+def test_instants_beyond_2106_and_near_the_ends_of_the_calendar() -> None:
+    moments = [
+        datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC),  # 2**32 - 1 seconds: the last 32-bit timestamp
+        datetime(2106, 2, 7, 6, 28, 16, tzinfo=UTC),  # 2**32 seconds: a longer form
+        datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),  # year 0 in UTC
+        datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1))),  # year 10000 in UTC
+    ]
+    assert instants_from_datetimes(moments) == [instant_from_datetime(m) for m in moments]

@@ -57,24 +57,22 @@ import decimal
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from itertools import islice, repeat
-from operator import floordiv, lt, sub
-from typing import Any, Final, Literal
+from operator import lt
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
 from zevvy_server.metering.periods import Period, parse_period
 from zevvy_server.metering.values import (
-    EPOCH,
     MAX_INSTANT_US,
     MICROS_PER_UNIT,
     MIN_INSTANT_US,
-    ONE_US,
     VALUE_LIMIT,
     AwareDatetime,
     ValueProblem,
+    instants_from_datetimes,
     micros_from_number_text,
     parse_instant,
 )
@@ -314,12 +312,19 @@ class _Reading(msgspec.Struct, rename="camel", gc=False):
     value: Any  # int stays int; fractions reach float_hook as their literal text
 
 
+class _IntReading(msgspec.Struct, rename="camel", gc=False):
+    # Integer values within the limit, checked by msgspec in C (a bool, 1.0 or 1e3 is refused).
+    read_at: AwareDatetime
+    value: Annotated[int, msgspec.Meta(gt=-VALUE_LIMIT, lt=VALUE_LIMIT)]
+
+
 class _ReadingRaw(msgspec.Struct, rename="camel"):
     read_at: msgspec.Raw = _ABSENT
     value: msgspec.Raw = _ABSENT
 
 
 _TYPED = msgspec.json.Decoder(list[_Reading], float_hook=Decimal)
+_TYPED_INT = msgspec.json.Decoder(list[_IntReading])
 # Whatever the typed decode raises sends the array to the slow path, which names the problem.
 _TYPED_FAILURES = (msgspec.MsgspecError, ArithmeticError, RecursionError, ValueError)
 # Exact decimal arithmetic: any rounding would raise instead of altering a value.
@@ -336,18 +341,14 @@ class _Measurements:
 
     def __init__(self, raw: bytes | msgspec.Raw, *, fast: bool) -> None:
         self.raw = raw
-        self.typed: list[_Reading] | None = None
+        self.typed: list[_Reading] | list[_IntReading] | None = None
         self.items: list[msgspec.Raw] = []
         self.not_an_array = False
         if fast:
-            try:
-                typed = _TYPED.decode(raw)
-            except _TYPED_FAILURES:
-                pass
-            else:
-                if _plainly_unique(raw, len(typed)):
-                    self.typed = typed
-                    return
+            typed = _typed(raw)
+            if typed is not None and _plainly_unique(raw, len(typed)):
+                self.typed = typed
+                return
         try:
             self.items = _RAW_LIST.decode(raw)
         except msgspec.ValidationError:  # a subclass of DecodeError: test it first
@@ -368,30 +369,49 @@ class _Measurements:
         return _slow_readings(self.items, base, key, limits, found)
 
 
-def _fast_readings(readings: list[_Reading], limits: Limits) -> Series | None:
+def _typed(raw: bytes | msgspec.Raw) -> list[_Reading] | list[_IntReading] | None:
+    """The typed decode: integer values checked in C when no fraction can be in the array
+    (no "." anywhere), else any number with fractions as Decimal; None when it fails."""
+    if b"." not in (raw if isinstance(raw, bytes) else bytes(raw)):
+        try:
+            return _TYPED_INT.decode(raw)
+        except _TYPED_FAILURES:
+            pass
+    try:
+        return _TYPED.decode(raw)
+    except _TYPED_FAILURES:
+        return None
+
+
+def _fast_readings(readings: list[_Reading] | list[_IntReading], limits: Limits) -> Series | None:
     """The series when every reading is valid (checked in bulk), else None."""
     if not readings:
         return Series(instants=[], values=[], received=0)
-    moments: list[datetime] = [r.read_at for r in readings]
-    instants = list(map(floordiv, map(sub, moments, repeat(EPOCH)), repeat(ONE_US)))
-    if min(instants) < limits.low_us or max(instants) > limits.high_us:
+    instants = instants_from_datetimes([r.read_at for r in readings])
+    ascending = all(map(lt, instants, islice(instants, 1, None)))
+    low, high = (instants[0], instants[-1]) if ascending else (min(instants), max(instants))
+    if low < limits.low_us or high > limits.high_us:
         return None
     raw_values = [r.value for r in readings]
-    types = set(map(type, raw_values))
-    if not types <= {int, Decimal}:
-        return None  # bool, str, None, containers
-    if min(raw_values) <= -VALUE_LIMIT or max(raw_values) >= VALUE_LIMIT:
-        return None
-    if types == {int}:
-        values = [v * MICROS_PER_UNIT for v in raw_values]
+    if isinstance(readings[0], _IntReading):
+        values = [v * MICROS_PER_UNIT for v in raw_values]  # type and range checked by msgspec
     else:
-        scaled = list(map(_EXACT.multiply, raw_values, repeat(MICROS_PER_UNIT)))
-        values = list(map(int, scaled))
-        if values != scaled:  # exact int == Decimal comparison: more than 6 decimals
+        types = set(map(type, raw_values))
+        if not types <= {int, Decimal}:
+            return None  # bool, str, None, containers
+        if min(raw_values) <= -VALUE_LIMIT or max(raw_values) >= VALUE_LIMIT:
             return None
-    instants, values, conflicts = _sort_unique(instants, values)
-    if conflicts:
-        return None
+        if types == {int}:
+            values = [v * MICROS_PER_UNIT for v in raw_values]
+        else:
+            scaled = list(map(_EXACT.multiply, raw_values, repeat(MICROS_PER_UNIT)))
+            values = list(map(int, scaled))
+            if values != scaled:  # exact int == Decimal comparison: more than 6 decimals
+                return None
+    if not ascending:
+        instants, values, conflicts = _sort_unique(instants, values)
+        if conflicts:
+            return None
     return Series(instants=instants, values=values, received=len(readings))
 
 

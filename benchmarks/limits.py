@@ -8,12 +8,13 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 from sqlalchemy import create_engine
 
 from zevvy_server.metering.models import Measurement
+from zevvy_server.metering.rowstore import ROWS_PER_INSERT, values_insert
 
 Batch = tuple[int, list[int], list[int]]  # (register key, instants µs, values µ-units)
 
@@ -26,25 +27,41 @@ def _schema(url: str) -> None:
         engine.dispose()
 
 
-def sqlite_insert(batches: list[Batch]) -> float:
-    """Rows/s of plain ``executemany`` INSERTs, ``BEGIN IMMEDIATE … COMMIT`` per batch."""
-    with tempfile.TemporaryDirectory(prefix="zevvy-bench-limit-") as tmp:
-        path = Path(tmp) / "limit.db"
-        _schema(f"sqlite:///{path}")
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        sql = "INSERT INTO measurements (register_key, read_at, value) VALUES (?, ?, ?)"
-        rows = 0
-        started = time.perf_counter()
-        for key, instants, values in batches:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(sql, zip(repeat(key), instants, values))
-            conn.execute("COMMIT")
-            rows += len(instants)
-        elapsed = time.perf_counter() - started
-        conn.close()
-    return rows / elapsed
+def sqlite_insert(batches: list[Batch]) -> dict[str, float]:
+    """Rows/s of two ways to INSERT, ``BEGIN IMMEDIATE … COMMIT`` per batch, each on a fresh
+    database: plain ``executemany`` (one run of the statement per row) and multi-row ``INSERT …
+    VALUES`` statements of up to 1,000 rows (the statements the server uses). The faster one is
+    the storage's limit."""
+    rates = {}
+    for name in ("executemany", "values"):
+        with tempfile.TemporaryDirectory(prefix="zevvy-bench-limit-") as tmp:
+            path = Path(tmp) / "limit.db"
+            _schema(f"sqlite:///{path}")
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            sql = "INSERT INTO measurements (register_key, read_at, value) VALUES (?, ?, ?)"
+            rows = 0
+            started = time.perf_counter()
+            for key, instants, values in batches:
+                conn.execute("BEGIN IMMEDIATE")
+                if name == "executemany":
+                    conn.executemany(sql, zip(repeat(key), instants, values))
+                else:
+                    for start in range(0, len(instants), ROWS_PER_INSERT):
+                        stop = start + ROWS_PER_INSERT
+                        params = [key]
+                        params.extend(chain.from_iterable(zip(instants[start:stop], values[start:stop])))
+                        conn.execute(values_insert((len(params) - 1) // 2), params)
+                conn.execute("COMMIT")
+                rows += len(instants)
+            elapsed = time.perf_counter() - started
+            stored = conn.execute("SELECT count(*) FROM measurements").fetchone()[0]
+            conn.close()
+        if stored != rows:
+            raise AssertionError(f"SQLite {name}: {stored} rows stored of {rows}")
+        rates[f"sqlite_insert_{name}"] = rows / elapsed
+    return rates
 
 
 def postgres_copy(database_url: str, batches: list[Batch]) -> float:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -234,18 +235,49 @@ def test_cursors_are_bound_to_their_list_and_types() -> None:
         decode_cursor("devices", "%%%", str, str)
 
 
-@pytest.mark.parametrize("json_insert", [True, False], ids=["json-array", "executemany"])
-def test_both_sqlite_insert_paths_store_the_exact_values(
-    live_server: LiveServer, actor: Actor, monkeypatch: pytest.MonkeyPatch, json_insert: bool
+@pytest.mark.parametrize("rows_per_insert", [1_000, 3], ids=["one-statement", "several-statements"])
+def test_new_readings_are_stored_exactly_whatever_the_statement_size(
+    live_server: LiveServer, actor: Actor, monkeypatch: pytest.MonkeyPatch, rows_per_insert: int
 ) -> None:
-    """SQLite stores new readings through one INSERT over a JSON array, or row by row where the
-    SQLite build lacks JSON functions; both keep every 64-bit value exactly."""
+    """SQLite stores new readings through multi-row INSERT statements (the last one shorter);
+    every 64-bit value and instant arrives exactly, on either backend."""
     from zevvy_server.metering import rowstore
 
-    monkeypatch.setattr(rowstore, "JSON_INSERT", json_insert)
-    extremes = [(0, 999_999_999_999), (1, -999_999_999_999), (2, 0), (3, 123_456_789_012)]
+    monkeypatch.setattr(rowstore, "ROWS_PER_INSERT", rows_per_insert)
+    extremes = [
+        (0, 999_999_999_999),
+        (1, -999_999_999_999),
+        (2, 0),
+        (3, 123_456_789_012),
+        (5, 1),
+        (8, -1),
+        (9, 7),
+    ]
     outcome = ingest(live_server, actor, [series("d", "r", extremes)]).series[0]
-    assert outcome.created == 4
+    assert outcome.created == 7
     register = outcome.resolved.register
     assert register is not None
     assert readings(live_server.db, register.key) == dict(extremes)
+
+
+def test_sqlite_insert_statements_respect_the_builds_parameter_limit(tmp_path: Path) -> None:
+    """A SQLite build with a low bound-parameter limit (999 before 3.32) gets shorter statements."""
+    from zevvy_server.metering import rowstore
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'limit.db'}")
+    Measurement.__table__.create(engine)  # type: ignore[attr-defined]
+    instants = [T0 + i * HOUR for i in range(10)]
+    values = [(-1) ** i * i * 10**17 for i in range(10)]
+    try:
+        with Session(engine) as session, session.begin():
+            driver = session.connection().connection.driver_connection
+            assert driver is not None
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 9)  # 4 rows per statement
+            rowstore.insert_readings(session, 42, instants, values)
+        with engine.connect() as connection:
+            stored = connection.execute(
+                select(Measurement.read_at, Measurement.value).where(Measurement.register_key == 42)
+            ).all()
+    finally:
+        engine.dispose()
+    assert dict(stored) == dict(zip(instants, values, strict=True))

@@ -201,15 +201,19 @@ class IngestService:
         key = register.key
         last_read_at, _ = latest.get(key, (None, None))
         if last_read_at is None or instants[0] > last_read_at:
-            stored: dict[int, int] = {}
+            stored: list[tuple[int, int]] = []
         else:
             stored = rowstore.stored_range(self.session, key, instants[0], instants[-1])
+        changed: list[tuple[int, int, int]] = []
         if not stored:
             new_instants, new_values = instants, values
-            changed: list[tuple[int, int, int]] = []
+        elif len(stored) == len(instants) and stored == list(zip(instants, values, strict=True)):
+            # A re-send of stored readings (both ascending): all unchanged, compared in C.
+            new_instants, new_values = [], []
+            outcome.unchanged = len(instants)
         else:
-            new_instants, new_values, changed = [], [], []
-            get = stored.get
+            new_instants, new_values = [], []
+            get = dict(stored).get
             unchanged = 0
             for instant, value in zip(instants, values, strict=True):
                 old = get(instant)

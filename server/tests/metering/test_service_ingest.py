@@ -281,3 +281,32 @@ def test_sqlite_insert_statements_respect_the_builds_parameter_limit(tmp_path: P
     finally:
         engine.dispose()
     assert dict(stored) == dict(zip(instants, values, strict=True))
+
+
+def test_re_sent_readings_are_unchanged_and_any_difference_is_found(
+    live_server: LiveServer, actor: Actor
+) -> None:
+    """A re-send is recognised as a whole (SQLite compares it in one statement); a changed
+    value, a reading left out or one added in between is still classified reading by reading."""
+    from zevvy_server.metering import rowstore
+
+    points = [(2 * h, 10 + h) for h in range(8)]  # every other hour
+    first = ingest(live_server, actor, [series("d", "r", points)]).series[0]
+    register = first.resolved.register
+    assert register is not None and first.created == 8
+    with live_server.db.read() as session:
+        sent = series("d", "r", points[2:6])
+        expected = live_server.db.is_sqlite
+        assert rowstore.holds_exactly(session, register.key, sent.instants, sent.values) is expected
+        changed = series("d", "r", [*points[2:5], (10, 99)])
+        assert rowstore.holds_exactly(session, register.key, changed.instants, changed.values) is False
+    cases = [
+        (points, (0, 8, 0)),  # the whole batch again
+        (points[2:6], (0, 4, 0)),  # a part of it
+        ([*points[:3], (6, 99), *points[4:]], (0, 7, 1)),  # one value changed
+        ([*points[:3], *points[4:]], (0, 7, 0)),  # one reading left out
+        ([*points[:4], (7, 77), *points[4:]], (1, 8, 0)),  # one added in between
+    ]
+    for sent_points, (created, unchanged, conflicts) in cases:
+        outcome = ingest(live_server, actor, [series("d", "r", sent_points)]).series[0]
+        assert (outcome.created, outcome.unchanged, outcome.conflicts) == (created, unchanged, conflicts)

@@ -200,17 +200,22 @@ class IngestService:
             return
         key = register.key
         last_read_at, _ = latest.get(key, (None, None))
+        stored: list[tuple[int, int]] = []
+        resent = False
         if last_read_at is None or instants[0] > last_read_at:
-            stored: list[tuple[int, int]] = []
+            pass  # all after the latest stored reading: all new
+        elif instants[-1] <= last_read_at and rowstore.holds_exactly(self.session, key, instants, values):
+            resent = True
         else:
             stored = rowstore.stored_range(self.session, key, instants[0], instants[-1])
+            resent = len(stored) == len(instants) and stored == list(zip(instants, values, strict=True))
         changed: list[tuple[int, int, int]] = []
-        if not stored:
-            new_instants, new_values = instants, values
-        elif len(stored) == len(instants) and stored == list(zip(instants, values, strict=True)):
+        if resent:
             # A re-send of stored readings (both ascending): all unchanged, compared in C.
             new_instants, new_values = [], []
             outcome.unchanged = len(instants)
+        elif not stored:
+            new_instants, new_values = instants, values
         else:
             new_instants, new_values = [], []
             get = dict(stored).get

@@ -14,6 +14,7 @@ from functools import lru_cache
 from itertools import chain, repeat
 from typing import Any
 
+import orjson
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -101,6 +102,26 @@ def stored_range(session: Session, key: int, low: int, high: int) -> list[tuple[
         return cursor.fetchall()  # type: ignore[no-any-return]
     finally:
         cursor.close()
+
+
+# json_group_array is built into SQLite from 3.38 on (earlier builds may lack it).
+_JSON_FUNCTIONS = sqlite3.sqlite_version_info >= (3, 38)
+_SAME_READINGS = (
+    "SELECT json_group_array(json_array(read_at, value)) = ? FROM (SELECT read_at, value"
+    " FROM measurements WHERE register_key = ? AND read_at BETWEEN ? AND ? ORDER BY read_at)"
+)
+
+
+def holds_exactly(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> bool:
+    """True when the register's stored readings from instants[0] to instants[-1] are exactly
+    these (ascending) readings: a re-sent batch. SQLite compares them as JSON text in C without
+    building a Python row per reading; False means "not known to be equal" (look row by row)."""
+    raw, is_pg = _driver(session)
+    if is_pg or not _JSON_FUNCTIONS or not instants:
+        return False
+    sent = orjson.dumps(list(zip(instants, values, strict=True))).decode()
+    row = raw.execute(_SAME_READINGS, (sent, key, instants[0], instants[-1])).fetchone()
+    return bool(row[0])
 
 
 def insert_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:

@@ -16,7 +16,8 @@ value sent, in our database and in InfluxDB alike):
   ``sum(difference())`` per day on the same data; and a measurement point fed by the 100
   back-fill registers, by month, against the sum of its registers' plain-SQL queries;
 * in-process limits: the same rows inserted through the driver alone (our schema, encoding and
-  durability); on PostgreSQL COPY for new rows and the best set-based merge for overlaps;
+  durability); on SQLite the faster of ``executemany`` and multi-row INSERT statements, on
+  PostgreSQL COPY for new rows and the best set-based merge for overlaps;
 * PostgreSQL (with ``--postgres``): new data, batches half overlapping stored data, re-sends.
 
 Figures are medians over the runs; every ratio is taken within one run, then its median is shown.

@@ -51,7 +51,9 @@ def sqlite_insert(batches: list[Batch]) -> dict[str, float]:
                     for start in range(0, len(instants), ROWS_PER_INSERT):
                         stop = start + ROWS_PER_INSERT
                         params = [key]
-                        params.extend(chain.from_iterable(zip(instants[start:stop], values[start:stop])))
+                        params.extend(
+                            chain.from_iterable(zip(instants[start:stop], values[start:stop], strict=True))
+                        )
                         conn.execute(values_insert((len(params) - 1) // 2), params)
                 conn.execute("COMMIT")
                 rows += len(instants)

@@ -107,7 +107,7 @@ def stored_range(session: Session, key: int, low: int, high: int) -> list[tuple[
 # json_group_array is built into SQLite from 3.38 on (earlier builds may lack it).
 _JSON_FUNCTIONS = sqlite3.sqlite_version_info >= (3, 38)
 _SAME_READINGS = (
-    "SELECT json_group_array(json_array(read_at, value)) = ? FROM (SELECT read_at, value"
+    "SELECT json_group_array(read_at) = ? AND json_group_array(value) = ? FROM (SELECT read_at, value"
     " FROM measurements WHERE register_key = ? AND read_at BETWEEN ? AND ? ORDER BY read_at)"
 )
 
@@ -119,8 +119,8 @@ def holds_exactly(session: Session, key: int, instants: Sequence[int], values: S
     raw, is_pg = _driver(session)
     if is_pg or not _JSON_FUNCTIONS or not instants:
         return False
-    sent = orjson.dumps(list(zip(instants, values, strict=True))).decode()
-    row = raw.execute(_SAME_READINGS, (sent, key, instants[0], instants[-1])).fetchone()
+    sent = orjson.dumps(instants).decode(), orjson.dumps(values).decode()
+    row = raw.execute(_SAME_READINGS, (*sent, key, instants[0], instants[-1])).fetchone()
     return bool(row[0])
 
 

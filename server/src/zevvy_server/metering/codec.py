@@ -41,7 +41,8 @@ Values are exact: integers are taken as they are and fractions from their litera
 `decimal`, never through a binary float. Readings come back sorted by instant and de-duplicated.
 
 How: each measurements array is decoded at most twice. The fast path is a typed msgspec decode
-in C (instants by msgspec's RFC 3339 parser, fractions as Decimal) plus bulk checks. When it
+in C (instants by msgspec's RFC 3339 parser; integer values with their range checked by msgspec
+when the array holds no "." at all, else fractions as Decimal) plus bulk checks. When it
 fails or anything looks wrong, the array is split into ``msgspec.Raw`` pieces (validating the
 JSON without building numbers, so a 5,000-digit integer is still just a value to judge) and the
 slow path examines reading by reading, finds every problem, and is the authority on what is

@@ -9,8 +9,9 @@ counts) and the audit events are written in the same transaction.
 
 Per register: the transaction locks the register row (PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
 holds the database), reads the stored readings in the batch's range (skipped when the batch
-starts after the latest stored reading), diffs in Python, and writes only the new rows with
-``executemany`` (SQLite) or ``COPY`` (PostgreSQL).
+starts after the latest stored reading; a batch equal to what is stored is recognised as a
+whole), diffs in Python, and writes only the new rows with multi-row INSERT statements (SQLite)
+or ``COPY`` (PostgreSQL), see `rowstore`.
 """
 
 from __future__ import annotations

@@ -8,13 +8,13 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from itertools import chain, repeat
+from itertools import repeat
 from pathlib import Path
 
 from sqlalchemy import create_engine
 
+from zevvy_server.metering import rowstore
 from zevvy_server.metering.models import Measurement
-from zevvy_server.metering.rowstore import ROWS_PER_INSERT, values_insert
 
 Batch = tuple[int, list[int], list[int]]  # (register key, instants µs, values µ-units)
 
@@ -48,13 +48,7 @@ def sqlite_insert(batches: list[Batch]) -> dict[str, float]:
                 if name == "executemany":
                     conn.executemany(sql, zip(repeat(key), instants, values))
                 else:
-                    for start in range(0, len(instants), ROWS_PER_INSERT):
-                        stop = start + ROWS_PER_INSERT
-                        params = [key]
-                        params.extend(
-                            chain.from_iterable(zip(instants[start:stop], values[start:stop], strict=True))
-                        )
-                        conn.execute(values_insert((len(params) - 1) // 2), params)
+                    rowstore.sqlite_insert(conn, key, instants, values)
                 conn.execute("COMMIT")
                 rows += len(instants)
             elapsed = time.perf_counter() - started

@@ -28,10 +28,22 @@ ROWS_PER_INSERT = 1_000
 
 
 @lru_cache(maxsize=64)
-def values_insert(rows: int) -> str:
-    """The SQLite INSERT of `rows` readings of one register: parameters key, then instant, value…"""
+def _values_insert(rows: int) -> str:
     # ?1 is the register key in every row; each bare ? after it takes the next number.
     return "INSERT INTO measurements (register_key, read_at, value) VALUES " + ",".join(["(?1,?,?)"] * rows)
+
+
+def sqlite_insert(
+    connection: sqlite3.Connection, key: int, instants: Sequence[int], values: Sequence[int]
+) -> None:
+    """INSERT readings of one register through a SQLite driver connection, in multi-row
+    statements of up to `ROWS_PER_INSERT` rows (fewer where the build allows fewer parameters)."""
+    per = min(ROWS_PER_INSERT, (connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // 2)
+    for start in range(0, len(instants), per):
+        stop = start + per
+        params: list[int] = [key]
+        params.extend(chain.from_iterable(zip(instants[start:stop], values[start:stop], strict=True)))
+        connection.execute(_values_insert((len(params) - 1) // 2), params)
 
 
 def _driver(session: Session) -> tuple[Any, bool]:
@@ -141,12 +153,7 @@ def insert_readings(session: Session, key: int, instants: Sequence[int], values:
             for row in zip(repeat(key), instants, values, strict=False):
                 write_row(row)
         return
-    per = min(ROWS_PER_INSERT, (raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // 2)
-    for start in range(0, len(instants), per):
-        stop = start + per
-        params: list[int] = [key]
-        params.extend(chain.from_iterable(zip(instants[start:stop], values[start:stop], strict=True)))
-        raw.execute(values_insert((len(params) - 1) // 2), params)
+    sqlite_insert(raw, key, instants, values)
 
 
 def update_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:

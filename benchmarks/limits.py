@@ -30,7 +30,7 @@ def _schema(url: str) -> None:
 def sqlite_insert(batches: list[Batch]) -> dict[str, float]:
     """Rows/s of two ways to INSERT, ``BEGIN IMMEDIATE … COMMIT`` per batch, each on a fresh
     database: plain ``executemany`` (one run of the statement per row) and multi-row ``INSERT …
-    VALUES`` statements of up to 1,000 rows (the statements the server uses). The faster one is
+    VALUES`` statements (`rowstore.sqlite_insert`, what the server does). The faster one is
     the storage's limit."""
     rates = {}
     for name in ("executemany", "values"):

@@ -235,15 +235,17 @@ def test_cursors_are_bound_to_their_list_and_types() -> None:
         decode_cursor("devices", "%%%", str, str)
 
 
-@pytest.mark.parametrize("rows_per_insert", [1_000, 3], ids=["one-statement", "several-statements"])
+@pytest.mark.parametrize(
+    "statement_rows", [(8_192, 1_024), (3, 2)], ids=["one-statement", "several-statements"]
+)
 def test_new_readings_are_stored_exactly_whatever_the_statement_size(
-    live_server: LiveServer, actor: Actor, monkeypatch: pytest.MonkeyPatch, rows_per_insert: int
+    live_server: LiveServer, actor: Actor, monkeypatch: pytest.MonkeyPatch, statement_rows: tuple[int, ...]
 ) -> None:
     """SQLite stores new readings through multi-row INSERT statements (the last one shorter);
     every 64-bit value and instant arrives exactly, on either backend."""
     from zevvy_server.metering import rowstore
 
-    monkeypatch.setattr(rowstore, "ROWS_PER_INSERT", rows_per_insert)
+    monkeypatch.setattr(rowstore, "STATEMENT_ROWS", statement_rows)
     extremes = [
         (0, 999_999_999_999),
         (1, -999_999_999_999),
@@ -258,6 +260,26 @@ def test_new_readings_are_stored_exactly_whatever_the_statement_size(
     register = outcome.resolved.register
     assert register is not None
     assert readings(live_server.db, register.key) == dict(extremes)
+
+
+def test_sqlite_insert_statements_have_few_fixed_sizes_and_cover_every_row() -> None:
+    """Rows go in statements of the fixed sizes while they fill up, then one shorter statement;
+    the build's limit caps every size; every row is in exactly one span, in order."""
+    from zevvy_server.metering.rowstore import statement_spans
+
+    def sizes(count: int, most: int = 16_382) -> list[int]:
+        spans = statement_spans(count, most)
+        assert [start for start, _ in spans] == [0, *(stop for _, stop in spans)][: len(spans)]
+        assert (spans[-1][1] if spans else 0) == count
+        return [stop - start for start, stop in spans]
+
+    assert sizes(0) == []
+    assert sizes(1) == [1]
+    assert sizes(10_000) == [8_192, 1_024, 784]
+    assert sizes(35_040 - 30_000) == [1_024] * 4 + [944]
+    assert sizes(100_000) == [8_192] * 12 + [1_024, 672]
+    assert sizes(8_192 + 1_024) == [8_192, 1_024]
+    assert sizes(10_000, most=499) == [499] * 20 + [20]
 
 
 def test_sqlite_insert_statements_respect_the_builds_parameter_limit(tmp_path: Path) -> None:

@@ -20,11 +20,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
-# Rows per SQLite INSERT statement. One statement of many rows runs the insert program once
-# instead of once per row as ``executemany`` does: about twice as fast in-process (see
-# docs/performance.md). A full statement is prepared once per connection and then comes from the
-# driver's statement cache; the build's bound-parameter limit caps it (999 before SQLite 3.32).
-ROWS_PER_INSERT = 1_000
+# Rows per SQLite INSERT statement, largest first. One statement of many rows runs the insert
+# program once instead of once per row as ``executemany`` does (see docs/performance.md), and
+# each statement lets go of the GIL once: under concurrent requests a thread waits up to the
+# interpreter's switch interval to get it back, so a request's readings go in few statements.
+# Fixed sizes keep the prepared statements few (each is cached per connection; an 8,192-row one
+# holds about 1.5 MB); only the last, shorter statement has a size of its own. The build's
+# bound-parameter limit caps them (999 parameters before SQLite 3.32).
+STATEMENT_ROWS = (8_192, 1_024)
 
 
 @lru_cache(maxsize=64)
@@ -33,17 +36,31 @@ def _values_insert(rows: int) -> str:
     return "INSERT INTO measurements (register_key, read_at, value) VALUES " + ",".join(["(?1,?,?)"] * rows)
 
 
+def statement_spans(count: int, most: int) -> list[tuple[int, int]]:
+    """How `count` rows are split into statements of at most `most` rows: (start, stop) spans of
+    the sizes in `STATEMENT_ROWS` as long as they fill up, then one shorter span."""
+    spans = []
+    start = 0
+    for size in STATEMENT_ROWS:
+        size = min(size, most)
+        while count - start >= size:
+            spans.append((start, start + size))
+            start += size
+    if start < count:
+        spans.append((start, count))
+    return spans
+
+
 def sqlite_insert(
     connection: sqlite3.Connection, key: int, instants: Sequence[int], values: Sequence[int]
 ) -> None:
     """INSERT readings of one register through a SQLite driver connection, in multi-row
-    statements of up to `ROWS_PER_INSERT` rows (fewer where the build allows fewer parameters)."""
-    per = min(ROWS_PER_INSERT, (connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // 2)
-    for start in range(0, len(instants), per):
-        stop = start + per
+    statements (see `statement_spans`; fewer rows each where the build allows fewer parameters)."""
+    most = (connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // 2
+    for start, stop in statement_spans(len(instants), most):
         params: list[int] = [key]
         params.extend(chain.from_iterable(zip(instants[start:stop], values[start:stop], strict=True)))
-        connection.execute(_values_insert((len(params) - 1) // 2), params)
+        connection.execute(_values_insert(stop - start), params)
 
 
 def _driver(session: Session) -> tuple[Any, bool]:

@@ -305,6 +305,27 @@ def test_sqlite_insert_statements_respect_the_builds_parameter_limit(tmp_path: P
     assert dict(stored) == dict(zip(instants, values, strict=True))
 
 
+def test_sqlite_rows_insert_keeps_every_row_and_column_whatever_the_parameter_limit(tmp_path: Path) -> None:
+    """The daily summaries go in multi-row statements too: every row, NULLs and 64-bit values
+    kept, in statements that fit the build's bound-parameter limit."""
+    from zevvy_server.metering import rowstore
+
+    connection = sqlite3.connect(tmp_path / "rows.db", isolation_level=None)
+    try:
+        connection.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b INTEGER, c INTEGER)")
+        rows = [(i, (-1) ** i * (2**63 - 1 - i), None if i % 3 else i) for i in range(11)]
+        statements: list[str] = []
+        connection.set_trace_callback(statements.append)
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)  # two rows of three per statement
+        rowstore.sqlite_insert_rows(connection, "INSERT INTO t (a, b, c)", rows)
+        rowstore.sqlite_insert_rows(connection, "INSERT INTO t (a, b, c)", [])
+        connection.set_trace_callback(None)
+        assert len(statements) == 6
+        assert connection.execute("SELECT a, b, c FROM t ORDER BY a").fetchall() == rows
+    finally:
+        connection.close()
+
+
 def test_re_sent_readings_are_unchanged_and_any_difference_is_found(
     live_server: LiveServer, actor: Actor
 ) -> None:

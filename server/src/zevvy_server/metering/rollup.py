@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from zevvy_server.metering import aggregation
 from zevvy_server.metering.aggregation import Bucket
 from zevvy_server.metering.periods import local_date, local_day_start
-from zevvy_server.metering.rowstore import _driver
+from zevvy_server.metering.rowstore import _driver, sqlite_insert_rows
 
 ZONE: Final = ZoneInfo("Europe/Zurich")
 ZONE_NAME: Final = "Europe/Zurich"
@@ -152,24 +152,15 @@ def _write(session: Session, key: int, low: int, high: int, days: list[Day]) -> 
             f" AND day_start >= {mark} AND day_start < {mark}",
             (key, low, high),
         )
-        if days:
-            cursor.executemany(
-                f"INSERT INTO measurement_days ({_COLUMNS}) VALUES ({', '.join([mark] * 9)})",
-                [
-                    (
-                        key,
-                        d.start,
-                        d.readings,
-                        d.first_at,
-                        d.first_value,
-                        d.last_at,
-                        d.last_value,
-                        d.resets,
-                        d.extra,
-                    )
-                    for d in days
-                ],
-            )
+        rows = [
+            (key, d.start, d.readings, d.first_at, d.first_value, d.last_at, d.last_value, d.resets, d.extra)
+            for d in days
+        ]
+        head = f"INSERT INTO measurement_days ({_COLUMNS})"
+        if is_pg:
+            cursor.executemany(f"{head} VALUES ({', '.join(['%s'] * 9)})", rows)
+        else:
+            sqlite_insert_rows(raw, head, rows)
     finally:
         cursor.close()
 

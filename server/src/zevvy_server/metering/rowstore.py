@@ -63,6 +63,24 @@ def sqlite_insert(
         connection.execute(_values_insert(stop - start), params)
 
 
+@lru_cache(maxsize=64)
+def _rows_insert(head: str, width: int, rows: int) -> str:
+    return head + " VALUES " + ",".join(["(" + ",".join(["?"] * width) + ")"] * rows)
+
+
+def sqlite_insert_rows(connection: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT `rows` (tuples of equal width) with `head` (``INSERT INTO t (a, b)``) through a
+    SQLite driver connection, in multi-row statements as `sqlite_insert` does; ``executemany``
+    would let go of the GIL once per row."""
+    if not rows:
+        return
+    width = len(rows[0])
+    most = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+    for start, stop in statement_spans(len(rows), most):
+        params = list(chain.from_iterable(rows[start:stop]))
+        connection.execute(_rows_insert(head, width, stop - start), params)
+
+
 def _driver(session: Session) -> tuple[Any, bool]:
     """The DBAPI connection of the session's transaction and whether it is PostgreSQL."""
     connection = session.connection()

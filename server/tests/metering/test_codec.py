@@ -389,12 +389,24 @@ def _readings(draw: st.DrawFn) -> str:
             continue
         slip = not careful or draw(st.integers(min_value=0, max_value=30)) == 0
         members = []
+        # Member names, sometimes escaped, sometimes given twice (refused as duplicate_member).
+        read_at = draw(st.sampled_from(['"readAt"', '"readAt"', '"read\\u0041t"']))
+        value = draw(st.sampled_from(['"value"', '"value"', '"v\\u0061lue"']))
         if careful or draw(st.integers(min_value=0, max_value=15)):
-            members.append(f'"readAt": {draw(any_instants if slip else good_instants)}')
+            members.append(f"{read_at}: {draw(any_instants if slip else good_instants)}")
         if careful or draw(st.integers(min_value=0, max_value=15)):
-            members.append(f'"value": {draw(_ANY_VALUES if slip else _GOOD_VALUES)}')
+            members.append(f"{value}: {draw(_ANY_VALUES if slip else _GOOD_VALUES)}")
+        if draw(st.integers(min_value=0, max_value=10)) == 0:
+            members.append(draw(st.sampled_from([f"{read_at}: {draw(good_instants)}", f"{value}: 7"])))
         if draw(st.booleans()):
-            members.append(draw(st.sampled_from(['"x": 1' + "0" * 5000, '"note": "Zähler"', '"v": [1e999]'])))
+            extra = [
+                '"x": 1' + "0" * 5000,
+                '"note": "Zähler"',
+                '"v": [1e999]',
+                '"q": "a\\"b"',
+                '"n": {"value": 1}',
+            ]
+            members.append(draw(st.sampled_from(extra)))
         items.append("{" + ", ".join(draw(st.permutations(members))) + "}")
     return "[" + ", ".join(items) + "]"
 
@@ -476,6 +488,16 @@ def test_instant_texts_decide_the_same_on_both_paths(text: str) -> None:
         (b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1, "value": 2}]', "/0/value"),
         (b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1, "val\\u0075e": 2}]', "/0/value"),
         (b'[{"readAt": "2024-01-01T00:00:00Z", "readAt": "2024-01-01T01:00:00Z", "value": 1}]', "/0/readAt"),
+        (
+            b'[{"read\\u0041t": "2024-01-01T00:00:00Z", "readAt": "2024-01-01T01:00:00Z", "value": 1}]',
+            "/0/readAt",
+        ),
+        (
+            b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1},'
+            b' {"value": 3, "readAt": "2024-01-01T01:00:00Z", "value": 2}]',
+            "/1/value",
+        ),
+        (b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1.5, "value": 2.5}]', "/0/value"),
     ],
 )
 def test_a_member_given_twice_in_a_reading_is_refused(body: bytes, pointer: str) -> None:
@@ -494,6 +516,16 @@ def test_a_series_member_given_twice_is_refused_and_nested_repeats_are_not_confu
     assert caught.value.details() == [{"pointer": "/deviceName", "problem": "duplicate_member"}]
     nested = b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1, "meta": {"value": 3, "value": 4}}]'
     assert decode_path_body(nested, limits).values == [1_000_000]
+    escaped = (
+        b'[{"read\\u0041t": "2024-01-01T00:00:00Z", "v\\u0061lue": 2},'
+        b' {"readAt": "2024-01-01T01:00:00Z", "value": 3}]'
+    )
+    assert decode_path_body(escaped, limits).values == [2_000_000, 3_000_000]
+    extra = (
+        b'[{"readAt": "2024-01-01T00:00:00Z", "value": 1, "note": "x"},'
+        b' {"readAt": "2024-01-01T01:00:00Z", "value": 2}]'
+    )
+    assert decode_path_body(extra, limits).values == [1_000_000, 2_000_000]
 
 
 NOW_FOR_DUPLICATES = 1_800_000_000_000_000

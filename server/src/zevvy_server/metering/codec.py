@@ -347,7 +347,7 @@ class _Measurements:
         self.not_an_array = False
         if fast:
             typed = _typed(raw)
-            if typed is not None and _plainly_unique(raw, len(typed)):
+            if typed is not None and _two_members_each(raw, len(typed)):
                 self.typed = typed
                 return
         try:
@@ -522,6 +522,19 @@ def _plainly_unique(raw: bytes | msgspec.Raw, readings: int) -> bool:
     """
     data = bytes(raw) if isinstance(raw, msgspec.Raw) else raw
     return b"\\" not in data and data.count(b'"readAt"') == readings and data.count(b'"value"') == readings
+
+
+def _two_members_each(raw: bytes | msgspec.Raw, readings: int) -> bool:
+    """True when each of the `readings` objects of `raw`, which the typed decode accepted, has
+    exactly its two members, so none of them can be given twice (one pass over the bytes).
+
+    Every accepted reading holds at least three JSON strings, six quote characters: the names
+    "readAt" and "value" (escaped or not) and the readAt text. A further member, a repeated one
+    or a string value adds at least two more, and an escaped quote inside a string adds one, so
+    exactly six per reading leaves no room for anything else. Otherwise the slower path decides.
+    """
+    data = bytes(raw) if isinstance(raw, msgspec.Raw) else raw
+    return data.count(b'"') == 6 * readings
 
 
 def _members_given_twice(raw: bytes | msgspec.Raw) -> list[str]:

@@ -305,25 +305,49 @@ def test_sqlite_insert_statements_respect_the_builds_parameter_limit(tmp_path: P
     assert dict(stored) == dict(zip(instants, values, strict=True))
 
 
-def test_sqlite_rows_insert_keeps_every_row_and_column_whatever_the_parameter_limit(tmp_path: Path) -> None:
-    """The daily summaries go in multi-row statements too: every row, NULLs and 64-bit values
-    kept, in statements that fit the build's bound-parameter limit."""
+class _CountingConnection:
+    """A driver connection that counts the statements run through it."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.statements = 0
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        self.statements += 1
+        return self.raw.execute(sql, params)
+
+    def getlimit(self, category: int) -> int:
+        return int(self.raw.getlimit(category))
+
+    def cursor(self) -> Any:
+        return self.raw.cursor()
+
+
+def test_rows_insert_keeps_every_row_and_column_on_either_backend(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily summaries go in as the readings do (SQLite: multi-row statements that fit the
+    bound-parameter limit; PostgreSQL: a binary COPY): every row, NULLs and 64-bit values kept."""
     from zevvy_server.metering import rowstore
 
-    connection = sqlite3.connect(tmp_path / "rows.db", isolation_level=None)
-    try:
-        connection.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b INTEGER, c INTEGER)")
-        rows = [(i, (-1) ** i * (2**63 - 1 - i), None if i % 3 else i) for i in range(11)]
-        statements: list[str] = []
-        connection.set_trace_callback(statements.append)
-        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)  # two rows of three per statement
-        rowstore.sqlite_insert_rows(connection, "INSERT INTO t (a, b, c)", rows)
-        rowstore.sqlite_insert_rows(connection, "INSERT INTO t (a, b, c)", [])
-        connection.set_trace_callback(None)
-        assert len(statements) == 6
-        assert connection.execute("SELECT a, b, c FROM t ORDER BY a").fetchall() == rows
-    finally:
-        connection.close()
+    rows = [(i, (-1) ** i * (2**63 - 1 - i), None if i % 3 else i) for i in range(11)]
+    with live_server.db.engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        is_pg = connection.dialect.name == "postgresql"
+        raw.execute("CREATE TEMP TABLE rows_insert (a BIGINT PRIMARY KEY, b BIGINT, c BIGINT)")
+        limit = None if is_pg else raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)
+        counting = _CountingConnection(raw)
+        try:
+            for batch in (rows, []):
+                rowstore.insert_rows(counting, is_pg, "rows_insert", ("a", "b", "c"), ("int8",) * 3, batch)
+        finally:
+            if limit is not None:
+                raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+        stored = raw.execute("SELECT a, b, c FROM rows_insert ORDER BY a").fetchall()
+        raw.execute("DROP TABLE rows_insert")
+        connection.rollback()
+    assert counting.statements == (0 if is_pg else 6)  # PostgreSQL: one COPY through a cursor
+    assert [tuple(row) for row in stored] == rows
 
 
 def test_re_sent_readings_are_unchanged_and_any_difference_is_found(

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from zevvy_server.metering import aggregation
 from zevvy_server.metering.aggregation import Bucket
 from zevvy_server.metering.periods import local_date, local_day_start
-from zevvy_server.metering.rowstore import _driver, sqlite_insert_rows
+from zevvy_server.metering.rowstore import _driver, insert_rows
 
 ZONE: Final = ZoneInfo("Europe/Zurich")
 ZONE_NAME: Final = "Europe/Zurich"
@@ -122,7 +122,18 @@ def _merge(old: Day, new: Day) -> Day:
 
 # -- storage --------------------------------------------------------------------------------------
 
-_COLUMNS = "register_key, day_start, readings, first_at, first_value, last_at, last_value, resets, extra"
+_COLUMN_NAMES: Final = (
+    "register_key",
+    "day_start",
+    "readings",
+    "first_at",
+    "first_value",
+    "last_at",
+    "last_value",
+    "resets",
+    "extra",
+)
+_PG_TYPES: Final = ("int8", "int8", "int4", "int8", "int8", "int8", "int8", "int4", "int8")
 
 
 def _rows(session: Session, sql: str, params: Sequence[Any]) -> list[Day]:
@@ -156,11 +167,7 @@ def _write(session: Session, key: int, low: int, high: int, days: list[Day]) -> 
             (key, d.start, d.readings, d.first_at, d.first_value, d.last_at, d.last_value, d.resets, d.extra)
             for d in days
         ]
-        head = f"INSERT INTO measurement_days ({_COLUMNS})"
-        if is_pg:
-            cursor.executemany(f"{head} VALUES ({', '.join(['%s'] * 9)})", rows)
-        else:
-            sqlite_insert_rows(raw, head, rows)
+        insert_rows(raw, is_pg, "measurement_days", _COLUMN_NAMES, _PG_TYPES, rows)
     finally:
         cursor.close()
 

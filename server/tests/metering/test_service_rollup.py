@@ -125,6 +125,7 @@ def test_summaries_stay_exact_through_late_data_overwrites_and_decisions(
     # Single live readings after the end, and one in the middle of a day.
     for q in (5_001, 5_002, 5_010):
         send(live_server, actor, {q: value + q})
+        assert_exact(live_server, actor, register, monkeypatch)  # the day's row updated in place
     # Overwrites (some lower: resets), conflicts, then accepting some conflicts.
     changes = {q: truth[q] + rng.choice([-(10**7), 1, 10**6]) for q in rng.sample(ordered, 40)}
     send(live_server, actor, dict(list(changes.items())[:20]), overwrite=True)

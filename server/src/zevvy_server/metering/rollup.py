@@ -152,6 +152,10 @@ _SELECT = (
 )
 
 
+def _row(key: int, d: Day) -> tuple[int | None, ...]:
+    return (key, d.start, d.readings, d.first_at, d.first_value, d.last_at, d.last_value, d.resets, d.extra)
+
+
 def _write(session: Session, key: int, low: int, high: int, days: list[Day]) -> None:
     """Replace the rows of days starting in [low, high) by `days`."""
     raw, is_pg = _driver(session)
@@ -163,25 +167,37 @@ def _write(session: Session, key: int, low: int, high: int, days: list[Day]) -> 
             f" AND day_start >= {mark} AND day_start < {mark}",
             (key, low, high),
         )
-        rows = [
-            (key, d.start, d.readings, d.first_at, d.first_value, d.last_at, d.last_value, d.resets, d.extra)
-            for d in days
-        ]
-        insert_rows(raw, is_pg, "measurement_days", _COLUMN_NAMES, _PG_TYPES, rows)
     finally:
         cursor.close()
+    insert_rows(raw, is_pg, "measurement_days", _COLUMN_NAMES, _PG_TYPES, [_row(key, d) for d in days])
+
+
+_UPDATE = (
+    "UPDATE measurement_days SET readings = ?, first_at = ?, first_value = ?, last_at = ?,"
+    " last_value = ?, resets = ?, extra = ? WHERE register_key = ? AND day_start = ?"
+)
 
 
 def appended(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:
-    """Readings were stored after every reading the register had: merge them in."""
+    """Readings were stored after every reading the register had: merge them in.
+
+    Only the first of their days can have a row already (none of the register's readings is
+    later); it is updated in place, the later days are inserted. An update keeps the row where it
+    is (on PostgreSQL a heap-only update: no new index entry), where deleting and inserting it
+    again for every live reading would leave a dead row behind each time.
+    """
     if not instants:
         return
     days = summarize(instants, values)
     first = days[0]
     existing = _rows(session, f"{_SELECT} WHERE register_key = ? AND day_start = ?", (key, first.start))
+    raw, is_pg = _driver(session)
     if existing:
-        days[0] = _merge(existing[0], first)
-    _write(session, key, days[0].start, days[-1].start + 1, days)
+        merged = _merge(existing[0], first)
+        params = (*_row(key, merged)[2:], key, merged.start)
+        raw.execute(_UPDATE.replace("?", "%s") if is_pg else _UPDATE, params)
+        days = days[1:]
+    insert_rows(raw, is_pg, "measurement_days", _COLUMN_NAMES, _PG_TYPES, [_row(key, d) for d in days])
 
 
 def rebuild(session: Session, key: int, low: int, high: int) -> None:

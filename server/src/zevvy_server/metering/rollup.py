@@ -136,11 +136,16 @@ _COLUMN_NAMES: Final = (
 _PG_TYPES: Final = ("int8", "int8", "int4", "int8", "int8", "int8", "int8", "int4", "int8")
 
 
+def _native(sql: str, is_pg: bool) -> str:
+    """`sql` written with ``?`` placeholders, in the driver's own style."""
+    return sql.replace("?", "%s") if is_pg else sql
+
+
 def _rows(session: Session, sql: str, params: Sequence[Any]) -> list[Day]:
     raw, is_pg = _driver(session)
     cursor = raw.cursor()
     try:
-        cursor.execute(sql.replace("?", "%s") if is_pg else sql, params)
+        cursor.execute(_native(sql, is_pg), params)
         return [Day(*row) for row in cursor.fetchall()]
     finally:
         cursor.close()
@@ -156,20 +161,18 @@ def _row(key: int, d: Day) -> tuple[int | None, ...]:
     return (key, d.start, d.readings, d.first_at, d.first_value, d.last_at, d.last_value, d.resets, d.extra)
 
 
+def _insert(raw: Any, is_pg: bool, key: int, days: list[Day]) -> None:
+    insert_rows(raw, is_pg, "measurement_days", _COLUMN_NAMES, _PG_TYPES, [_row(key, d) for d in days])
+
+
+_DELETE = "DELETE FROM measurement_days WHERE register_key = ? AND day_start >= ? AND day_start < ?"
+
+
 def _write(session: Session, key: int, low: int, high: int, days: list[Day]) -> None:
     """Replace the rows of days starting in [low, high) by `days`."""
     raw, is_pg = _driver(session)
-    mark = "%s" if is_pg else "?"
-    cursor = raw.cursor()
-    try:
-        cursor.execute(
-            f"DELETE FROM measurement_days WHERE register_key = {mark}"
-            f" AND day_start >= {mark} AND day_start < {mark}",
-            (key, low, high),
-        )
-    finally:
-        cursor.close()
-    insert_rows(raw, is_pg, "measurement_days", _COLUMN_NAMES, _PG_TYPES, [_row(key, d) for d in days])
+    raw.execute(_native(_DELETE, is_pg), (key, low, high))
+    _insert(raw, is_pg, key, days)
 
 
 _UPDATE = (
@@ -195,9 +198,9 @@ def appended(session: Session, key: int, instants: Sequence[int], values: Sequen
     if existing:
         merged = _merge(existing[0], first)
         params = (*_row(key, merged)[2:], key, merged.start)
-        raw.execute(_UPDATE.replace("?", "%s") if is_pg else _UPDATE, params)
+        raw.execute(_native(_UPDATE, is_pg), params)
         days = days[1:]
-    insert_rows(raw, is_pg, "measurement_days", _COLUMN_NAMES, _PG_TYPES, [_row(key, d) for d in days])
+    _insert(raw, is_pg, key, days)
 
 
 def rebuild(session: Session, key: int, low: int, high: int) -> None:

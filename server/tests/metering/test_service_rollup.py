@@ -49,7 +49,12 @@ def send(server: LiveServer, actor: Actor, points: dict[int, int], *, overwrite:
 
 
 def both_ways(
-    server: LiveServer, actor: Actor, register_id: object, interval: str, monkeypatch: pytest.MonkeyPatch
+    server: LiveServer,
+    actor: Actor,
+    register_id: object,
+    interval: str,
+    span: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[object, object]:
     """Consumption from the summaries and, with them switched off, from the raw readings."""
 
@@ -59,8 +64,8 @@ def both_ways(
             .register(
                 actor,
                 register_id,
-                from_text="2025-02-20",
-                to_text="2025-05-01",
+                from_text=span[0],
+                to_text=span[1],
                 interval=interval,
                 time_zone="Europe/Zurich",
             )
@@ -75,9 +80,12 @@ def both_ways(
 
 
 def assert_exact(server: LiveServer, actor: Actor, register, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    for interval in ("day", "month"):
-        summaries, readings = both_ways(server, actor, register.id, interval, monkeypatch)
-        assert summaries == readings
+    # All the readings, and a range with readings on both sides (its edges interpolate from the
+    # nearest day rows). Hours are not whole days: they must come from the readings.
+    for span in (("2025-02-20", "2025-05-01"), ("2025-03-10", "2025-04-01")):
+        for interval in ("day", "month", "hour"):
+            summaries, readings = both_ways(server, actor, register.id, interval, span, monkeypatch)
+            assert summaries == readings
     # The stored rows are exactly what summarizing every stored reading gives.
     with server.db.read() as session:
         instants, values = rowstore.read_readings(session, register.key, None, None)

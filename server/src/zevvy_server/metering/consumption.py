@@ -31,6 +31,8 @@ from zevvy_server.metering.registers import RegisterService
 from zevvy_server.metering.structure import StructureService
 
 INTERVALS: tuple[Interval, ...] = ("15min", "hour", "day", "month", "year")
+# Intervals whose edges `aggregation.bucket_edges` puts at local midnights, by construction.
+DAY_INTERVALS = frozenset({"day", "month", "year"})
 MAX_BUCKETS = 100_000
 
 # Exact factors between units of one quantity, for a point fed by registers in other units.
@@ -116,7 +118,7 @@ class ConsumptionService:
         tz = zone(time_zone)
         register = RegisterService(self.session, self.clock).get(actor, register_id)
         edges = self._edges(from_text, to_text, interval, tz)
-        buckets = self._buckets(register, edges, tz)
+        buckets = self._buckets(register, edges, tz, interval)
         return Consumption(
             register.id, None, register.unit, interval, time_zone, edges[0], edges[-1], buckets
         )
@@ -158,13 +160,13 @@ class ConsumptionService:
             low = max(assignment.valid_from, edges[0])
             high = edges[-1] if assignment.valid_to is None else min(assignment.valid_to, edges[-1])
             inner = [e for e in edges if low < e < high]
-            for sub in self._buckets(register, [low, *inner, high], tz):
+            for sub in self._buckets(register, [low, *inner, high], tz, interval):
                 index = bisect_right(edges, sub.from_us) - 1
                 parts[index].append(_scaled(sub, factor))
         buckets = [_combine(a, b, group) for (a, b), group in zip(pairwise(edges), parts, strict=True)]
         return Consumption(None, point.id, point.unit, interval, time_zone, edges[0], edges[-1], buckets)
 
-    def _buckets(self, register: Register, edges: list[int], tz: tzinfo) -> list[Bucket]:
+    def _buckets(self, register: Register, edges: list[int], tz: tzinfo, interval: str) -> list[Bucket]:
         period = parse_period(register.period)
         now_us = int(self.clock.time() * 1_000_000)
         low, high = edges[0], edges[-1]
@@ -173,7 +175,9 @@ class ConsumptionService:
             return aggregation.interval_consumption(
                 instants, values, edges, period.seconds, now_us=now_us, tz=GRID_ZONE
             )
-        if rollup.covers(edges, tz):
+        # Edges between the ends are bucket edges: whole days for day, month and year. The ends
+        # may be a point's assignment bounds, which can fall inside a day.
+        if interval in DAY_INTERVALS and rollup.covers((low, high), tz):
             days = rollup.days_for(self.session, register.key, low, high)
             if days is not None:
                 return rollup.counter_buckets(*days, edges, period.seconds, now_us, tz=GRID_ZONE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -215,15 +216,21 @@ def assignment_out(row: Assignment, register_id: uuid.UUID, device_id: uuid.UUID
     )
 
 
-def bucket_out(bucket: AggregateBucket) -> Bucket:
-    """The wire form of a consumption bucket."""
-    return Bucket(
-        from_=instant(bucket.from_us),
-        to=instant(bucket.to_us),
-        value=maybe_number(bucket.value),
-        estimated=bucket.estimated,
-        partial=bucket.partial,
-        resets=bucket.resets,
-        expected_slots=bucket.expected_slots,
-        received_slots=bucket.received_slots,
-    )
+def buckets_out(buckets: Sequence[AggregateBucket]) -> list[Bucket]:
+    """The wire form of consumption buckets."""
+    start_texts = values.format_instants([b.from_us for b in buckets])
+    end_texts = values.format_instants([b.to_us for b in buckets])
+    exact = values.value_to_json_text
+    return [
+        Bucket(
+            from_=start,
+            to=end,
+            value=None if b.value is None else Raw(exact(b.value).encode("ascii")),
+            estimated=b.estimated,
+            partial=b.partial,
+            resets=b.resets,
+            expected_slots=b.expected_slots,
+            received_slots=b.received_slots,
+        )
+        for b, start, end in zip(buckets, start_texts, end_texts, strict=True)
+    ]

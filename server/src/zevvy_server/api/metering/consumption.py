@@ -22,7 +22,7 @@ from zevvy_server.metering.consumption import Consumption, ConsumptionService
 from zevvy_server.metering.export import buckets_csv, check_delimiter
 from zevvy_server.metering.readings import zone
 from zevvy_server.metering.schemas import ConsumptionOut
-from zevvy_server.metering.views import bucket_out, instant, maybe_number
+from zevvy_server.metering.views import buckets_out, instant, maybe_number
 from zevvy_server.web.bearer import Principal
 from zevvy_server.web.deps import get_ctx
 
@@ -55,7 +55,7 @@ def _out(result: Consumption) -> ConsumptionOut:
         from_=instant(result.from_us),
         to=instant(result.to_us),
         total=maybe_number(result.total),
-        buckets=[bucket_out(b) for b in result.buckets],
+        buckets=buckets_out(result.buckets),
     )
 
 

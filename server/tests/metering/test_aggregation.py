@@ -17,6 +17,7 @@ from zevvy_server.metering.aggregation import (
     bucket_edges,
     counter_consumption,
     interval_consumption,
+    reset_positions,
 )
 from zevvy_server.metering.periods import local_day_start
 from zevvy_server.metering.values import parse_instant, value_to_json_text
@@ -324,3 +325,11 @@ def test_inputs_are_checked() -> None:
         interval_consumption([1], [0], [0, 3], 7_200)  # a local-day grid needs the zone
     two_hourly = interval_consumption([DAY], [5], [0, DAY], 7_200, tz=UTC)[0]
     assert (two_hourly.value, two_hourly.expected_slots) == (5, 12)
+
+
+@given(st.lists(st.integers(min_value=-(10**18), max_value=10**18), max_size=40))
+def test_reset_positions_are_the_decreasing_steps(values: list[int]) -> None:
+    expected = [k for k in range(1, len(values)) if values[k - 1] > values[k]]
+    assert reset_positions(values) == expected
+    assert reset_positions(tuple(values)) == expected
+    assert reset_positions(sorted(values)) == []  # plateaus are not resets

@@ -20,8 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import date, timedelta, tzinfo
-from itertools import compress, islice, pairwise
-from operator import gt
+from itertools import pairwise
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -75,7 +74,7 @@ def summarize(instants: Sequence[int], values: Sequence[int], tz: tzinfo = ZONE)
     if not instants:
         return []
     starts = _day_starts(instants[0], instants[-1], tz)
-    resets = list(compress(range(1, len(values)), map(gt, values, islice(values, 1, None))))
+    resets = aggregation.reset_positions(values)
     days = []
     for start, end in pairwise(starts):
         low, high = bisect_left(instants, start), bisect_left(instants, end)

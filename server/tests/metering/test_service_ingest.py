@@ -4,6 +4,7 @@ register, quotas, dry runs, conflict records across decisions, the register's la
 from __future__ import annotations
 
 import sqlite3
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -236,16 +237,24 @@ def test_cursors_are_bound_to_their_list_and_types() -> None:
 
 
 @pytest.mark.parametrize(
-    "statement_rows", [(8_192, 1_024), (3, 2)], ids=["one-statement", "several-statements"]
+    ("statement_rows", "copy_rows"),
+    [((8_192, 1_024), 2_048), ((3, 2), 3)],
+    ids=["one-statement", "several-statements"],
 )
 def test_new_readings_are_stored_exactly_whatever_the_statement_size(
-    live_server: LiveServer, actor: Actor, monkeypatch: pytest.MonkeyPatch, statement_rows: tuple[int, ...]
+    live_server: LiveServer,
+    actor: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+    statement_rows: tuple[int, ...],
+    copy_rows: int,
 ) -> None:
-    """SQLite stores new readings through multi-row INSERT statements (the last one shorter);
-    every 64-bit value and instant arrives exactly, on either backend."""
+    """SQLite stores new readings through multi-row INSERT statements (the last one shorter),
+    PostgreSQL through a binary COPY sent in pieces; every 64-bit value and instant arrives
+    exactly, on either backend."""
     from zevvy_server.metering import rowstore
 
     monkeypatch.setattr(rowstore, "STATEMENT_ROWS", statement_rows)
+    monkeypatch.setattr(rowstore, "COPY_CHUNK_ROWS", copy_rows)
     extremes = [
         (0, 999_999_999_999),
         (1, -999_999_999_999),
@@ -260,6 +269,27 @@ def test_new_readings_are_stored_exactly_whatever_the_statement_size(
     register = outcome.resolved.register
     assert register is not None
     assert readings(live_server.db, register.key) == dict(extremes)
+
+
+def test_binary_copy_rows_are_postgresqls_format_for_any_64_bit_integer() -> None:
+    """`int8_copy_rows` gives, byte for byte, what formatting each row gives: the field count,
+    then each field's length and big-endian value; a constant field repeats; 65 bits raise."""
+    from zevvy_server.metering.rowstore import int8_copy_rows
+
+    low, high = -(2**63), 2**63 - 1
+    instants = [low, high, 0, -1, 1, 2**32, T0]
+    values = [high, low, 7, 2**31, -(2**31) - 1, 255, -256]
+
+    def row(*fields: int) -> bytes:
+        return struct.pack(">h", len(fields)) + b"".join(struct.pack(">iq", 8, f) for f in fields)
+
+    assert int8_copy_rows((42, instants, values), 0, 7) == b"".join(
+        row(42, a, v) for a, v in zip(instants, values, strict=True)
+    )
+    assert int8_copy_rows((instants, low), 2, 5) == b"".join(row(a, low) for a in instants[2:5])
+    assert int8_copy_rows((instants,), 3, 3) == b""
+    with pytest.raises(OverflowError):
+        int8_copy_rows((1, [2**63]), 0, 1)
 
 
 def test_sqlite_insert_statements_have_few_fixed_sizes_and_cover_every_row() -> None:

@@ -190,6 +190,16 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture
+def fresh_attempt_window(live_server: LiveServer) -> None:
+    """Failed attempts are counted in fixed windows (ten minutes, an hour: both end on every
+    full hour and every ten minutes); a test that counts up to a limit must not straddle a
+    window's end, so it starts at least two minutes before the next one."""
+    left = 600 - live_server.clock.time() % 600
+    if left < 120:
+        live_server.clock.advance(left + 1)
+
+
+@pytest.fixture
 def db(live_server: LiveServer) -> Database:
     """The live server's database."""
     return live_server.db

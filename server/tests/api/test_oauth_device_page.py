@@ -90,7 +90,9 @@ def test_denying_on_the_page_is_what_the_device_hears(
 
 
 def test_wrong_codes_are_refused_and_limited_per_account(
-    make_user: Callable[..., Account], browser_session: Callable[[Account], httpx.Client]
+    fresh_attempt_window: None,
+    make_user: Callable[..., Account],
+    browser_session: Callable[[Account], httpx.Client],
 ) -> None:
     """Ten wrong entries per account per ten minutes; then a 429 page with Retry-After."""
     browser = browser_session(make_user())

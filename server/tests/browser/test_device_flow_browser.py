@@ -81,6 +81,7 @@ def test_following_the_link_signing_in_and_approving_connects_the_device(
 
 
 def test_typing_a_wrong_code_shows_an_error_and_too_many_are_stopped(
+    fresh_attempt_window: None,
     page: BrowserPage,
     live_server: LiveServer,
     http: httpx.Client,

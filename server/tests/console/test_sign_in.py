@@ -58,7 +58,7 @@ def test_a_post_without_csrf_token_is_refused_and_signs_nobody_in(
 
 
 def test_failed_logins_are_throttled_per_account(
-    live_server: LiveServer, make_user: Callable[..., Account]
+    fresh_attempt_window: None, live_server: LiveServer, make_user: Callable[..., Account]
 ) -> None:
     """After the allowed failures even the right password is refused with 429 and Retry-After."""
     account = make_user()

@@ -32,8 +32,8 @@ from sqlalchemy.sql.dml import Insert
 # bound-parameter limit caps them (999 parameters before SQLite 3.32).
 STATEMENT_ROWS = (8_192, 1_024)
 
-# Rows per piece of a PostgreSQL COPY of readings built by `int8_copy_rows`: PostgreSQL stores
-# one piece while the next is built (a piece is about 76 KiB).
+# Rows per piece of a PostgreSQL COPY of readings built by `int8_copy_rows` (about 76 KiB): each
+# piece goes out as soon as it is built, as psycopg's own row-by-row writing sends its buffer.
 COPY_CHUNK_ROWS = 2_048
 
 

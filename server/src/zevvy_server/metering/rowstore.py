@@ -12,7 +12,8 @@ import sqlite3
 import struct
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain, repeat
 from typing import Any
@@ -75,14 +76,21 @@ def _rows_insert(head: str, width: int, rows: int) -> str:
     return head + " VALUES " + ",".join(["(" + ",".join(["?"] * width) + ")"] * rows)
 
 
-def _pg_copy(
-    connection: Any, table: str, columns: Sequence[str], types: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """Binary COPY of rows whose columns have the PostgreSQL `types`, in the caller's transaction."""
+@contextmanager
+def _binary_copy(connection: Any, table: str, columns: Sequence[str]) -> Iterator[Any]:
+    """A psycopg COPY into `columns` of `table` in binary format, in the caller's transaction."""
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
+        yield copy
+
+
+def _pg_copy(
+    connection: Any, table: str, columns: Sequence[str], types: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Binary COPY of rows whose columns have the PostgreSQL `types`, row by row through psycopg."""
+    with _binary_copy(connection, table, columns) as copy:
         copy.set_types(list(types))
         write_row = copy.write_row
         for row in rows:
@@ -126,10 +134,7 @@ def pg_copy_int8(
     """Binary COPY of int8 `fields` (see `int8_copy_rows`) into `columns` of `table`, in the
     caller's transaction, in pieces of `COPY_CHUNK_ROWS` rows."""
     count = max((len(f) for f in fields if not isinstance(f, int)), default=0)
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
+    with _binary_copy(connection, table, columns) as copy:
         copy.write(_COPY_HEADER)
         for start in range(0, count, COPY_CHUNK_ROWS):
             copy.write(int8_copy_rows(fields, start, min(start + COPY_CHUNK_ROWS, count)))

@@ -220,12 +220,11 @@ def buckets_out(buckets: Sequence[AggregateBucket]) -> list[Bucket]:
     """The wire form of consumption buckets."""
     start_texts = values.format_instants([b.from_us for b in buckets])
     end_texts = values.format_instants([b.to_us for b in buckets])
-    exact = values.value_to_json_text
     return [
         Bucket(
             from_=start,
             to=end,
-            value=None if b.value is None else Raw(exact(b.value).encode("ascii")),
+            value=maybe_number(b.value),
             estimated=b.estimated,
             partial=b.partial,
             resets=b.resets,

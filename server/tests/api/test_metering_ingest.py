@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from tests.api.conftest import Caller
 from tests.conftest import LiveServer, make_settings, unique
 from zevvy_server.app import create_app
+from zevvy_server.metering import rollup
 from zevvy_server.metering.models import Device, ImportBatch, Measurement, MeasurementConflict, Register
 from zevvy_server.storage.engine import Database
 
@@ -295,6 +296,45 @@ def test_concurrent_auto_creation_creates_one_device_and_register(
     assert (devices, registers) == (1, 1)
     body = caller.http.post(url, json=[]).json()
     assert len(stored(live_server.db, body["register"]["id"])["readings"]) == 32
+
+
+def test_concurrent_appends_to_one_register_keep_its_latest_reading_and_summaries_exact(
+    connect: Callable[..., Caller], live_server: LiveServer
+) -> None:
+    # Each request reads the register's latest reading to choose the append path; two requests
+    # that read it at once (no lock) would both append, leave the latest reading behind and
+    # merge their days into stale summary rows.
+    caller = connect()
+    url = path_url(unique("appends"), "r")
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    first = caller.http.post(url, json=quarter_hours(start, 1))
+    assert first.status_code == 201, first.text
+    register_id = first.json()["register"]["id"]
+    results: list[int] = []
+
+    def send(index: int) -> None:
+        hours = start + timedelta(hours=1 + index)
+        response = caller.http.post(url, json=quarter_hours(hours, 4, first=2000 + 100 * index))
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in reversed(range(16))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [201] * 16
+    readings = stored(live_server.db, register_id)["readings"]
+    assert len(readings) == 1 + 16 * 4
+    instants = sorted(readings)
+    with live_server.db.read() as session:
+        register = session.execute(
+            select(Register.key, Register.last_read_at, Register.last_value).where(
+                Register.id == uuid.UUID(register_id)
+            )
+        ).one()
+        found = rollup.days_for(session, register.key, 0, 2**62)
+    assert (register.last_read_at, register.last_value) == (instants[-1], readings[instants[-1]])
+    assert found is not None and found[1] == rollup.summarize(instants, [readings[t] for t in instants])
 
 
 def test_list_form_is_one_transaction_with_results_and_totals(

@@ -51,11 +51,27 @@ _SET_REGISTER_LATEST = (
 _SET_DEVICE_LATEST = (
     update(Device)
     .where(
-        Device.id == bindparam("device_id"),
-        Device.last_read_at.is_(None) | (Device.last_read_at < bindparam("newest")),
+        Device.id == bindparam("latest_device_id"),
+        Device.last_read_at.is_(None) | (Device.last_read_at < bindparam("device_newest")),
     )
-    .values(last_read_at=bindparam("newest"))
+    .values(last_read_at=bindparam("device_newest"))
 )
+# Parameter names that are no column name of these tables: SQLAlchemy would add such a
+# parameter to the SET list of an UPDATE executed with it.
+_INSERT_BATCH = insert(ImportBatch).values(
+    {column.key: bindparam(f"batch_{column.key}", type_=column.type) for column in ImportBatch.__table__.c}
+)
+# PostgreSQL: an import of one register ends with one statement instead of three (each a round
+# trip): the register's and the device's latest reading as data-modifying CTEs of the batch's
+# INSERT. Keyed by (register update, device update).
+_FINISH_IN_ONE = {
+    (register, device): _INSERT_BATCH.add_cte(
+        *([_SET_REGISTER_LATEST.cte("set_register_latest")] if register else []),
+        *([_SET_DEVICE_LATEST.cte("set_device_latest")] if device else []),
+    )
+    for register in (True, False)
+    for device in (True, False)
+}
 GRID_ZONE: tzinfo = ZoneInfo("Europe/Zurich")
 
 
@@ -118,6 +134,8 @@ class IngestService:
     def __init__(self, session: Session, clock: Clock) -> None:
         self.session = session
         self.clock = clock
+        # The registers' new latest readings, written with the import batch (`_finish`).
+        self._register_updates: dict[int, dict[str, int]] = {}
 
     def ingest(self, actor: Actor, series: list[SeriesIn], options: IngestOptions) -> IngestOutcome:
         """Store a request's series (all or nothing; the caller's transaction commits)."""
@@ -126,11 +144,18 @@ class IngestService:
             actor.require_writer()
         self._count_request(actor, options.requests_per_minute)
         resolver = Resolver(self.session, self.clock, actor, dry_run=options.dry_run)
-        outcomes = [SeriesOutcome(resolver.resolve(s.address), s.address) for s in series]
+        # One series: its register is locked by the look-up itself. Several: all of them are
+        # locked afterwards in key order, so that concurrent requests never deadlock.
+        single = len(series) == 1
+        outcomes = [SeriesOutcome(resolver.resolve(s.address, lock=single), s.address) for s in series]
         self._check_together(series, outcomes)
         import_id = None if options.dry_run else uuid.uuid4()
         keys = [o.resolved.register.key for o in outcomes if o.resolved.register is not None]
-        latest = rowstore.lock_registers(self.session, keys) if keys else {}
+        known = outcomes[0].resolved.latest if single else None
+        if known is not None:
+            latest = {keys[0]: known}
+        else:
+            latest = rowstore.lock_registers(self.session, keys) if keys else {}
         for item, outcome in zip(series, outcomes, strict=True):
             register = outcome.resolved.register
             if register is None:  # dry run: the register would be created
@@ -258,9 +283,7 @@ class IngestService:
             if last_read_at is None or newest >= last_read_at:
                 value = stored_value_after(newest, new_instants, new_values, changed, options.overwrite)
                 latest[key] = (newest, value)
-                self.session.connection().execute(
-                    _SET_REGISTER_LATEST, {"register_key": key, "newest": newest, "newest_value": value}
-                )
+                self._register_updates[key] = {"register_key": key, "newest": newest, "newest_value": value}
 
     def _overwrite(
         self, actor: Actor, register: RegisterRef, changed: list[tuple[int, int, int]], import_id: uuid.UUID
@@ -398,35 +421,44 @@ class IngestService:
             if newest is not None:
                 device_id = register.device_id
                 newest_per_device[device_id] = max(newest, newest_per_device.get(device_id, newest))
-        connection = self.session.connection()
-        for device_id in sorted(newest_per_device):
-            connection.execute(
-                _SET_DEVICE_LATEST, {"device_id": device_id, "newest": newest_per_device[device_id]}
-            )
         register_ids: list[str] = []
         for outcome in outcomes:
             assert outcome.resolved.register is not None
             text = str(outcome.resolved.register.id)
             if text not in register_ids:
                 register_ids.append(text)
-        connection.execute(
-            insert(ImportBatch),
-            {
-                "id": import_id,
-                "organization_id": actor.organization_id,
-                "user_id": actor.user_id,
-                "client_id": actor.client_id,
-                "created_at": self.clock.now(),
-                "on_conflict": "overwrite" if options.overwrite else "keep",
-                "series": len(outcomes),
-                "readings": readings,
-                "created": sum(o.created for o in outcomes),
-                "unchanged": sum(o.unchanged for o in outcomes),
-                "overwritten": sum(o.overwritten for o in outcomes),
-                "conflicts": sum(o.conflicts for o in outcomes),
-                "register_ids": register_ids,
-            },
-        )
+        batch = {
+            "batch_id": import_id,
+            "batch_organization_id": actor.organization_id,
+            "batch_user_id": actor.user_id,
+            "batch_client_id": actor.client_id,
+            "batch_created_at": self.clock.now(),
+            "batch_on_conflict": "overwrite" if options.overwrite else "keep",
+            "batch_series": len(outcomes),
+            "batch_readings": readings,
+            "batch_created": sum(o.created for o in outcomes),
+            "batch_unchanged": sum(o.unchanged for o in outcomes),
+            "batch_overwritten": sum(o.overwritten for o in outcomes),
+            "batch_conflicts": sum(o.conflicts for o in outcomes),
+            "batch_register_ids": register_ids,
+        }
+        registers = list(self._register_updates.values())
+        devices = [
+            {"latest_device_id": device_id, "device_newest": newest_per_device[device_id]}
+            for device_id in sorted(newest_per_device)
+        ]
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql" and len(registers) <= 1 and len(devices) <= 1:
+            statement = _FINISH_IN_ONE[(bool(registers), bool(devices))]
+            connection.execute(
+                statement, {**batch, **(registers[0] if registers else {}), **(devices[0] if devices else {})}
+            )
+            return
+        for register_params in registers:
+            connection.execute(_SET_REGISTER_LATEST, register_params)
+        for device_params in devices:
+            connection.execute(_SET_DEVICE_LATEST, device_params)
+        connection.execute(_INSERT_BATCH, batch)
 
 
 def stored_value_after(

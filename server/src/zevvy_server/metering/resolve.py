@@ -63,12 +63,15 @@ class Resolved:
     """The device and register of a series, and whether this request created them.
 
     In a dry run nothing is created: `device`/`register` stay None where they would be.
+    `latest` is the register's latest reading (instant, value), (None, None) when it has none,
+    when the look-up locked the register row (`Resolver.resolve(..., lock=True)`); None otherwise.
     """
 
     device: DeviceRef | None
     device_created: bool
     register: RegisterRef | None
     register_created: bool
+    latest: tuple[int | None, int | None] | None = None
 
 
 # Built once: the import path looks devices and registers up in every request, and building a
@@ -93,6 +96,39 @@ _FIND_REGISTER: dict[bool, Select[int, uuid.UUID, uuid.UUID, str, str | None, st
     True: _REGISTER.where(Register.reference == bindparam("reference")),
     False: _REGISTER.where(Register.name_normalized == bindparam("name")),
 }
+# An existing device and register in one statement, with the register's latest reading; keyed by
+# (device by reference, register by reference, lock). Locking takes the register row FOR UPDATE
+# (PostgreSQL; SQLite's write transaction already holds the database).
+_BOTH = (
+    select(
+        Device.id,
+        Device.name,
+        Device.reference,
+        *_REGISTER.selected_columns,
+        Register.last_read_at,
+        Register.last_value,
+    )
+    .join(Device, Device.id == Register.device_id)
+    .where(Device.organization_id == bindparam("organization_id"))
+)
+_FIND_BOTH = {
+    (by_device_reference, by_register_reference, lock): (
+        statement.with_for_update(of=Register) if lock else statement
+    )
+    for by_device_reference in (True, False)
+    for by_register_reference in (True, False)
+    for lock in (True, False)
+    for statement in [
+        _BOTH.where(
+            Device.reference == bindparam("device_reference")
+            if by_device_reference
+            else Device.name_normalized == bindparam("device_name"),
+            Register.reference == bindparam("register_reference")
+            if by_register_reference
+            else Register.name_normalized == bindparam("register_name"),
+        )
+    ]
+}
 
 
 def _register_ref(row: Row[int, uuid.UUID, uuid.UUID, str, str | None, str, str]) -> RegisterRef:
@@ -115,14 +151,56 @@ class Resolver:
         self.actor = actor
         self.dry_run = dry_run
 
-    def resolve(self, address: Address) -> Resolved:
-        """The device and register of `address`, created when missing (see the module doc)."""
+    def resolve(self, address: Address, *, lock: bool = False) -> Resolved:
+        """The device and register of `address`, created when missing (see the module doc).
+
+        With `lock`, an existing register's row is locked by the look-up itself and its latest
+        reading returned in `Resolved.latest` (a caller storing one series needs nothing else).
+        """
+        self._check_texts(address)
+        found = self._find_both(address, lock)
+        if found is not None:
+            return found
         device, device_created = self._device(address)
         if device is None:
             self.actor.require_scope("register")
             return Resolved(None, device_created, None, True)
         register, register_created = self._register(device, address)
         return Resolved(device, device_created, register, register_created)
+
+    def _check_texts(self, address: Address) -> None:
+        base = address.pointer
+        for text, member, limit in (
+            (address.device_reference, "deviceReference", MAX_REFERENCE),
+            (address.device_name, "deviceName", MAX_NAME),
+            (address.register_reference, "registerReference", MAX_REFERENCE),
+            (address.register_name, "registerName", MAX_NAME),
+        ):
+            if text is not None:
+                check_text(text, f"{base}/{member}", limit)
+
+    def _find_both(self, address: Address, lock: bool) -> Resolved | None:
+        """Device and register when both exist, in one statement; None otherwise."""
+        by_device_reference = address.device_reference is not None
+        by_register_reference = address.register_reference is not None
+        params: dict[str, object] = {"organization_id": self.actor.organization_id}
+        if by_device_reference:
+            params["device_reference"] = address.device_reference
+        else:
+            assert address.device_name is not None
+            params["device_name"] = normalize_name(address.device_name)
+        if by_register_reference:
+            params["register_reference"] = address.register_reference
+        else:
+            assert address.register_name is not None
+            params["register_name"] = normalize_name(address.register_name)
+        statement = _FIND_BOTH[(by_device_reference, by_register_reference, lock)]
+        row = self.session.connection().execute(statement, params).first()
+        if row is None:
+            return None
+        device = DeviceRef(row[0], row[1], row[2])
+        register = RegisterRef(row[3], row[4], row[5], row[6], row[7], row[8], row[9])
+        return Resolved(device, False, register, False, (row[10], row[11]) if lock else None)
 
     # -- devices ----------------------------------------------------------------------------------
     def _find_device(self, reference: str | None, name: str | None) -> DeviceRef | None:
@@ -138,10 +216,6 @@ class Resolver:
 
     def _device(self, address: Address) -> tuple[DeviceRef | None, bool]:
         reference, name = address.device_reference, address.device_name
-        if reference is not None:
-            check_text(reference, f"{address.pointer}/deviceReference", MAX_REFERENCE)
-        if name is not None:
-            check_text(name, f"{address.pointer}/deviceName", MAX_NAME)
         found = self._find_device(reference, name)
         if found is not None:
             return found, False
@@ -191,10 +265,6 @@ class Resolver:
 
     def _register(self, device: DeviceRef, address: Address) -> tuple[RegisterRef | None, bool]:
         reference, name = address.register_reference, address.register_name
-        if reference is not None:
-            check_text(reference, f"{address.pointer}/registerReference", MAX_REFERENCE)
-        if name is not None:
-            check_text(name, f"{address.pointer}/registerName", MAX_NAME)
         found = self._find_register(device, reference, name)
         if found is not None:
             return found, False

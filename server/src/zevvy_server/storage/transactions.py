@@ -32,11 +32,20 @@ def _retryable(exc: DBAPIError) -> bool:
     return getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES
 
 
+class _LostBeforeCommit(Exception):
+    """The connection died while the work ran: its transaction is gone, nothing was committed."""
+
+
 def _once(db: Database, work: Callable[[Session], T]) -> T:
     if db.group_commit is not None:
         return db.group_commit.run(work)
     with db.write() as session:
-        return work(session)
+        try:
+            return work(session)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise _LostBeforeCommit() from exc
+            raise
 
 
 def run_write(db: Database, work: Callable[[Session], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
@@ -50,6 +59,13 @@ def run_write(db: Database, work: Callable[[Session], T], *, attempts: int = RET
     for attempt in range(1, attempts + 1):
         try:
             return _once(db, work)
+        except _LostBeforeCommit as lost:
+            # A connection that died before COMMIT was sent (the pool then drops its other
+            # connections of that age): run the work again on a new one. A connection lost
+            # during COMMIT is not retried here; its outcome is unknown.
+            if attempt == attempts:
+                raise lost.__cause__ from None  # type: ignore[misc]
+            log.info("retrying a write transaction on a new connection (%s)", attempt)
         except DBAPIError as exc:
             if attempt == attempts or not _retryable(exc):
                 raise
@@ -59,9 +75,17 @@ def run_write(db: Database, work: Callable[[Session], T], *, attempts: int = RET
 
 
 def run_read(db: Database, work: Callable[[Session], T]) -> T:
-    """Run `work` in a read session; the rows it returns stay readable afterwards."""
-    with db.read() as session:
-        result = work(session)
-        # Detach before the closing rollback, which would otherwise expire every loaded row.
-        session.expunge_all()
-        return result
+    """Run `work` in a read session; the rows it returns stay readable afterwards. Run again,
+    once, on a new connection when the first one turns out to be dead."""
+    for attempt in (1, 2):
+        try:
+            with db.read() as session:
+                result = work(session)
+                # Detach before the closing rollback, which would otherwise expire every loaded row.
+                session.expunge_all()
+                return result
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            log.info("retrying a read on a new connection")
+    raise AssertionError("unreachable")

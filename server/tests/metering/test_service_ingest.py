@@ -237,8 +237,8 @@ def test_cursors_are_bound_to_their_list_and_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("statement_rows", "copy_rows"),
-    [((8_192, 1_024), 2_048), ((3, 2), 3)],
+    ("statement_rows", "copy_rows", "pg_insert_rows"),
+    [((8_192, 1_024), 2_048, 32), ((3, 2), 3, 0)],
     ids=["one-statement", "several-statements"],
 )
 def test_new_readings_are_stored_exactly_whatever_the_statement_size(
@@ -247,14 +247,16 @@ def test_new_readings_are_stored_exactly_whatever_the_statement_size(
     monkeypatch: pytest.MonkeyPatch,
     statement_rows: tuple[int, ...],
     copy_rows: int,
+    pg_insert_rows: int,
 ) -> None:
     """SQLite stores new readings through multi-row INSERT statements (the last one shorter),
-    PostgreSQL through a binary COPY sent in pieces; every 64-bit value and instant arrives
-    exactly, on either backend."""
+    PostgreSQL through one INSERT (a few readings) or a binary COPY sent in pieces; every 64-bit
+    value and instant arrives exactly, on either backend."""
     from zevvy_server.metering import rowstore
 
     monkeypatch.setattr(rowstore, "STATEMENT_ROWS", statement_rows)
     monkeypatch.setattr(rowstore, "COPY_CHUNK_ROWS", copy_rows)
+    monkeypatch.setattr(rowstore, "PG_INSERT_ROWS", pg_insert_rows)
     extremes = [
         (0, 999_999_999_999),
         (1, -999_999_999_999),
@@ -353,12 +355,16 @@ class _CountingConnection:
         return self.raw.cursor()
 
 
+@pytest.mark.parametrize("pg_insert_rows", [0, 32], ids=["pg-copy", "pg-insert"])
 def test_rows_insert_keeps_every_row_and_column_on_either_backend(
-    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch, pg_insert_rows: int
 ) -> None:
     """The daily summaries go in as the readings do (SQLite: multi-row statements that fit the
-    bound-parameter limit; PostgreSQL: a binary COPY): every row, NULLs and 64-bit values kept."""
+    bound-parameter limit; PostgreSQL: a binary COPY, or one INSERT for a few rows): every row,
+    NULLs and 64-bit values kept."""
     from zevvy_server.metering import rowstore
+
+    monkeypatch.setattr(rowstore, "PG_INSERT_ROWS", pg_insert_rows)
 
     rows = [(i, (-1) ** i * (2**63 - 1 - i), None if i % 3 else i) for i in range(11)]
     with live_server.db.engine.connect() as connection:
@@ -376,7 +382,8 @@ def test_rows_insert_keeps_every_row_and_column_on_either_backend(
         stored = raw.execute("SELECT a, b, c FROM rows_insert ORDER BY a").fetchall()
         raw.execute("DROP TABLE rows_insert")
         connection.rollback()
-    assert counting.statements == (0 if is_pg else 6)  # PostgreSQL: one COPY through a cursor
+    # PostgreSQL: one COPY through a cursor, or one INSERT statement.
+    assert counting.statements == ((1 if pg_insert_rows else 0) if is_pg else 6)
     assert [tuple(row) for row in stored] == rows
 
 

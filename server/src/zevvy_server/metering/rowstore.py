@@ -141,6 +141,17 @@ def pg_copy_int8(
         copy.write(_COPY_TRAILER)
 
 
+# Up to this many rows go to PostgreSQL as one INSERT (one round trip) instead of a COPY (two:
+# the COPY's start is answered before its data is sent): a live reading, a day's summary row.
+PG_INSERT_ROWS = 32
+
+
+def _pg_insert(connection: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    row = f"({', '.join(['%s'] * len(columns))})"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * len(rows))}"
+    connection.execute(sql, list(chain.from_iterable(rows)))
+
+
 def insert_rows(
     connection: Any,
     is_pg: bool,
@@ -157,7 +168,10 @@ def insert_rows(
     if not rows:
         return
     if is_pg:
-        _pg_copy(connection, table, columns, pg_types, rows)
+        if len(rows) <= PG_INSERT_ROWS:
+            _pg_insert(connection, table, columns, rows)
+        else:
+            _pg_copy(connection, table, columns, pg_types, rows)
         return
     width = len(columns)
     head = f"INSERT INTO {table} ({', '.join(columns)})"
@@ -266,7 +280,15 @@ def insert_readings(session: Session, key: int, instants: Sequence[int], values:
         return
     raw, is_pg = _driver(session)
     if is_pg:
-        pg_copy_int8(raw, "measurements", READING_COLUMNS, (key, instants, values))
+        if len(instants) <= PG_INSERT_ROWS:
+            _pg_insert(
+                raw,
+                "measurements",
+                READING_COLUMNS,
+                [(key, t, v) for t, v in zip(instants, values, strict=True)],
+            )
+        else:
+            pg_copy_int8(raw, "measurements", READING_COLUMNS, (key, instants, values))
         return
     sqlite_insert(raw, key, instants, values)
 

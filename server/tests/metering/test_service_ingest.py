@@ -390,8 +390,9 @@ def test_rows_insert_keeps_every_row_and_column_on_either_backend(
 def test_re_sent_readings_are_unchanged_and_any_difference_is_found(
     live_server: LiveServer, actor: Actor
 ) -> None:
-    """A re-send is recognised as a whole (SQLite compares it in one statement); a changed
-    value, a reading left out or one added in between is still classified reading by reading."""
+    """A re-send is recognised as a whole (SQLite compares it in one statement), and so is a
+    batch that begins with the stored readings of its range; a changed value, a reading left out
+    or one added in between is still classified reading by reading."""
     from zevvy_server.metering import rowstore
 
     points = [(2 * h, 10 + h) for h in range(8)]  # every other hour
@@ -410,6 +411,9 @@ def test_re_sent_readings_are_unchanged_and_any_difference_is_found(
         ([*points[:3], (6, 99), *points[4:]], (0, 7, 1)),  # one value changed
         ([*points[:3], *points[4:]], (0, 7, 0)),  # one reading left out
         ([*points[:4], (7, 77), *points[4:]], (1, 8, 0)),  # one added in between
+        ([*points[6:], (16, 40), (17, 41)], (2, 2, 0)),  # the stored end again, then new ones
+        ([(14, 17), (16, 40), (17, 99), (18, 42)], (1, 2, 1)),  # the same, one value changed
+        ([(13, 5), (14, 17), (19, 43)], (2, 1, 0)),  # new ones around a stored one, others left out
     ]
     for sent_points, (created, unchanged, conflicts) in cases:
         outcome = ingest(live_server, actor, [series("d", "r", sent_points)]).series[0]

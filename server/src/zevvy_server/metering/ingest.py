@@ -227,19 +227,28 @@ class IngestService:
         key = register.key
         last_read_at, _ = latest.get(key, (None, None))
         stored: list[tuple[int, int]] = []
-        resent = False
+        resent = prefix = False
         if last_read_at is None or instants[0] > last_read_at:
             pass  # all after the latest stored reading: all new
         elif instants[-1] <= last_read_at and rowstore.holds_exactly(self.session, key, instants, values):
             resent = True
         else:
             stored = rowstore.stored_range(self.session, key, instants[0], instants[-1])
-            resent = len(stored) == len(instants) and stored == list(zip(instants, values, strict=True))
+            held = len(stored)
+            resent = held == len(instants) and stored == list(zip(instants, values, strict=True))
+            # The batch begins with exactly the stored readings of its range (a gateway sending
+            # again the end of what it sent before, then new readings): the rest is new.
+            prefix = 0 < held < len(instants) and stored == list(
+                zip(instants[:held], values[:held], strict=True)
+            )
         changed: list[tuple[int, int, int]] = []
         if resent:
             # A re-send of stored readings (both ascending): all unchanged, compared in C.
             new_instants, new_values = [], []
             outcome.unchanged = len(instants)
+        elif prefix:
+            new_instants, new_values = instants[held:], values[held:]
+            outcome.unchanged = held
         elif not stored:
             new_instants, new_values = instants, values
         else:

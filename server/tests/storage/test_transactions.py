@@ -39,7 +39,8 @@ def kill_backend(db: Database, pid: int) -> None:
     """Terminate one server process from a connection of our own, outside the pool."""
     url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url, autocommit=True) as other:
-        assert other.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        # Waits (up to 5 s) until the process has ended, and its socket is closed.
+        assert other.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,)).fetchone() == (True,)
 
 
 def test_a_read_opens_no_transaction(db: Database) -> None:
@@ -68,24 +69,37 @@ def test_writes_still_run_in_one_transaction(db: Database) -> None:
     assert run_read(db, lambda s: s.execute(text("SELECT id FROM items")).scalars().all()) == [1]
 
 
-def test_a_read_on_a_dead_pooled_connection_runs_again_on_a_new_one(db: Database) -> None:
+def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(db: Database) -> None:
     first = run_read(db, backend_pid)
     kill_backend(db, first)
-    second = run_read(db, backend_pid)
-    assert second != first
+    with db.read() as session:  # no retry here: the checkout itself must not hand it out
+        assert backend_pid(session) != first
 
 
-def test_a_write_on_a_dead_pooled_connection_runs_again_and_commits_once(db: Database) -> None:
-    first = run_read(db, backend_pid)
-    kill_backend(db, first)
-    calls: list[int] = []
+def test_a_read_whose_connection_dies_runs_again_on_a_new_one(db: Database) -> None:
+    pids: list[int] = []
 
     def work(session: Session) -> int:
-        pid = backend_pid(session)
-        calls.append(pid)
-        session.execute(text("INSERT INTO items VALUES (:id)"), {"id": len(calls)})
-        return pid
+        pids.append(backend_pid(session))
+        if len(pids) == 1:
+            kill_backend(db, pids[0])
+        return int(session.execute(text("SELECT count(*) FROM items")).scalar_one())
 
-    used = run_write(db, work)
-    assert used != first
-    assert run_read(db, lambda s: s.execute(text("SELECT count(*) FROM items")).scalar_one()) == 1
+    assert run_read(db, work) == 0
+    assert len(pids) == 2 and pids[0] != pids[1]
+
+
+def test_a_write_whose_connection_dies_before_commit_runs_again_and_commits_once(db: Database) -> None:
+    pids: list[int] = []
+
+    def work(session: Session) -> None:
+        pids.append(backend_pid(session))
+        session.execute(text("INSERT INTO items VALUES (:id)"), {"id": len(pids)})
+        if len(pids) == 1:
+            kill_backend(db, pids[0])
+        session.execute(text("INSERT INTO items VALUES (:id)"), {"id": 10 + len(pids)})
+
+    run_write(db, work)
+    assert len(pids) == 2 and pids[0] != pids[1]
+    stored = run_read(db, lambda s: s.execute(text("SELECT id FROM items ORDER BY id")).scalars().all())
+    assert stored == [2, 12]

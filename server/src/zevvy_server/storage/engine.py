@@ -8,6 +8,7 @@ with ``synchronous_commit=on``.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zevvy_server.settings import Settings
@@ -61,16 +63,26 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # No pre-ping: it costs a round trip per checkout. A connection found dead (PostgreSQL
-    # restarted) invalidates the pool, and `storage.transactions` runs the work again on a new
-    # connection when nothing can have been committed.
-    return create_engine(
+    # No pre-ping (a round trip per checkout): `_closed_by_server` polls the socket instead. A
+    # connection that dies later invalidates the pool, and `storage.transactions` runs the work
+    # again on a new connection when nothing can have been committed.
+    engine = create_engine(
         url,
         pool_size=10,
         max_overflow=20,
         connect_args={"options": "-c synchronous_commit=on -c timezone=UTC"},
         **kwargs,
     )
+    event.listen(engine, "checkout", _closed_by_server)
+    return engine
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # An idle PostgreSQL connection has nothing to read: data or end-of-file means the server
+    # ended it (restarted, backend terminated). The pool then takes another connection.
+    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError("the database server closed this connection")
 
 
 def _writer_lock_file(engine: Engine) -> Path | None:

@@ -80,8 +80,10 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
 def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     # An idle PostgreSQL connection has nothing to read: data or end-of-file means the server
     # ended it (restarted, backend terminated). The pool then takes another connection.
-    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
-    if readable:
+    # poll, not select: select cannot watch descriptors numbered 1024 and above.
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
         raise DisconnectionError("the database server closed this connection")
 
 

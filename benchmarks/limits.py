@@ -89,7 +89,8 @@ def postgres_copy(database_url: str, batches: list[Batch]) -> float:
 def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
     """Rows/s of two merges with the full per-row outcome (created / unchanged / changed), on
     batches that overlap stored rows: (a) COPY into a temporary table and one set-based
-    statement; (b) SELECT the batch's range, diff in Python, COPY only the new rows. Each batch
+    statement; (b) SELECT the batch's range, diff in Python (a batch that begins with exactly
+    the stored rows split by one list comparison, as the server does), COPY only the new rows. Each batch
     runs after locking its register (as the server does) in its own transaction."""
     import psycopg
 
@@ -123,13 +124,25 @@ def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
                     else:
                         cur.execute(
                             "SELECT read_at, value FROM measurements WHERE register_key = %s"
-                            " AND read_at BETWEEN %s AND %s",
+                            " AND read_at BETWEEN %s AND %s ORDER BY read_at",
                             (key, instants[0], instants[-1]),
                         )
-                        stored = dict(cur.fetchall())
-                        new = [(key, t, v) for t, v in zip(instants, values, strict=True) if t not in stored]
-                        changed = [t for t, v in zip(instants, values, strict=True) if stored.get(t, v) != v]
-                        del changed
+                        held_rows = cur.fetchall()
+                        held = len(held_rows)
+                        if 0 < held < len(instants) and held_rows == list(
+                            zip(instants[:held], values[:held], strict=True)
+                        ):
+                            # The batch begins with exactly the stored rows (as the server checks).
+                            new = [(key, t, v) for t, v in zip(instants[held:], values[held:], strict=True)]
+                        else:
+                            stored = dict(held_rows)
+                            new = [
+                                (key, t, v) for t, v in zip(instants, values, strict=True) if t not in stored
+                            ]
+                            changed = [
+                                t for t, v in zip(instants, values, strict=True) if stored.get(t, v) != v
+                            ]
+                            del changed
                         if new:
                             with cur.copy(
                                 "COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)"

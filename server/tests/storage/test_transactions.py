@@ -103,3 +103,14 @@ def test_a_write_whose_connection_dies_before_commit_runs_again_and_commits_once
     assert len(pids) == 2 and pids[0] != pids[1]
     stored = run_read(db, lambda s: s.execute(text("SELECT id FROM items ORDER BY id")).scalars().all())
     assert stored == [2, 12]
+
+
+def test_a_write_that_keeps_losing_its_connection_fails_with_the_database_error(db: Database) -> None:
+    def work(session: Session) -> None:
+        kill_backend(db, backend_pid(session))
+        session.execute(text("INSERT INTO items VALUES (1)"))
+
+    with pytest.raises(DBAPIError) as raised:
+        run_write(db, work, attempts=2)
+    assert raised.value.connection_invalidated
+    assert run_read(db, lambda s: s.execute(text("SELECT count(*) FROM items")).scalar_one()) == 0

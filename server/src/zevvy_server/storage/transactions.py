@@ -35,6 +35,10 @@ def _retryable(exc: DBAPIError) -> bool:
 class _LostBeforeCommit(Exception):
     """The connection died while the work ran: its transaction is gone, nothing was committed."""
 
+    def __init__(self, error: DBAPIError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
 
 def _once(db: Database, work: Callable[[Session], T]) -> T:
     if db.group_commit is not None:
@@ -44,7 +48,7 @@ def _once(db: Database, work: Callable[[Session], T]) -> T:
             return work(session)
         except DBAPIError as exc:
             if exc.connection_invalidated:
-                raise _LostBeforeCommit() from exc
+                raise _LostBeforeCommit(exc) from exc
             raise
 
 
@@ -64,7 +68,7 @@ def run_write(db: Database, work: Callable[[Session], T], *, attempts: int = RET
             # connections of that age): run the work again on a new one. A connection lost
             # during COMMIT is not retried here; its outcome is unknown.
             if attempt == attempts:
-                raise lost.__cause__ from None  # type: ignore[misc]
+                raise lost.error from None
             log.info("retrying a write transaction on a new connection (%s)", attempt)
         except DBAPIError as exc:
             if attempt == attempts or not _retryable(exc):

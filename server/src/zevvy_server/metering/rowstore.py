@@ -72,8 +72,10 @@ def sqlite_insert(
 
 
 @lru_cache(maxsize=64)
-def _rows_insert(head: str, width: int, rows: int) -> str:
-    return head + " VALUES " + ",".join(["(" + ",".join(["?"] * width) + ")"] * rows)
+def _rows_insert(table: str, columns: tuple[str, ...], rows: int, mark: str = "?") -> str:
+    """A multi-row INSERT of `rows` rows into `columns`, with the driver's placeholder `mark`."""
+    row = "(" + ",".join([mark] * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ",".join([row] * rows)
 
 
 @contextmanager
@@ -147,8 +149,7 @@ PG_INSERT_ROWS = 32
 
 
 def _pg_insert(connection: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    row = f"({', '.join(['%s'] * len(columns))})"
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * len(rows))}"
+    sql = _rows_insert(table, tuple(columns), len(rows), "%s")
     connection.execute(sql, list(chain.from_iterable(rows)))
 
 
@@ -173,12 +174,10 @@ def insert_rows(
         else:
             _pg_copy(connection, table, columns, pg_types, rows)
         return
-    width = len(columns)
-    head = f"INSERT INTO {table} ({', '.join(columns)})"
-    most = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+    most = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns)
     for start, stop in statement_spans(len(rows), most):
         params = list(chain.from_iterable(rows[start:stop]))
-        connection.execute(_rows_insert(head, width, stop - start), params)
+        connection.execute(_rows_insert(table, tuple(columns), stop - start), params)
 
 
 READING_COLUMNS = ("register_key", "read_at", "value")

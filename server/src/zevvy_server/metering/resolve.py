@@ -9,9 +9,11 @@ fails with 403 naming the scope (and its transaction writes nothing).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from zevvy_server.clock import Clock
@@ -131,7 +133,16 @@ _FIND_BOTH = {
 }
 
 
-def _register_ref(row: Row[int, uuid.UUID, uuid.UUID, str, str | None, str, str]) -> RegisterRef:
+def _lookup(reference: str | None, name: str | None) -> tuple[bool, str]:
+    """How a device or register is looked up: (by reference, the reference or normalized name)."""
+    if reference is not None:
+        return True, reference
+    assert name is not None
+    return False, normalize_name(name)
+
+
+def _register_ref(row: Sequence[Any]) -> RegisterRef:
+    """A register from the seven columns of `_REGISTER`, in their order."""
     return RegisterRef(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
 
 
@@ -181,36 +192,25 @@ class Resolver:
 
     def _find_both(self, address: Address, lock: bool) -> Resolved | None:
         """Device and register when both exist, in one statement; None otherwise."""
-        by_device_reference = address.device_reference is not None
-        by_register_reference = address.register_reference is not None
-        params: dict[str, object] = {"organization_id": self.actor.organization_id}
-        if by_device_reference:
-            params["device_reference"] = address.device_reference
-        else:
-            assert address.device_name is not None
-            params["device_name"] = normalize_name(address.device_name)
-        if by_register_reference:
-            params["register_reference"] = address.register_reference
-        else:
-            assert address.register_name is not None
-            params["register_name"] = normalize_name(address.register_name)
+        by_device_reference, device_key = _lookup(address.device_reference, address.device_name)
+        by_register_reference, register_key = _lookup(address.register_reference, address.register_name)
+        params = {
+            "organization_id": self.actor.organization_id,
+            "device_reference" if by_device_reference else "device_name": device_key,
+            "register_reference" if by_register_reference else "register_name": register_key,
+        }
         statement = _FIND_BOTH[(by_device_reference, by_register_reference, lock)]
         row = self.session.connection().execute(statement, params).first()
         if row is None:
             return None
         device = DeviceRef(row[0], row[1], row[2])
-        register = RegisterRef(row[3], row[4], row[5], row[6], row[7], row[8], row[9])
+        register = _register_ref(row[3:10])
         return Resolved(device, False, register, False, (row[10], row[11]) if lock else None)
 
     # -- devices ----------------------------------------------------------------------------------
     def _find_device(self, reference: str | None, name: str | None) -> DeviceRef | None:
-        by_reference = reference is not None
-        params: dict[str, object] = {"organization_id": self.actor.organization_id}
-        if by_reference:
-            params["reference"] = reference
-        else:
-            assert name is not None
-            params["name"] = normalize_name(name)
+        by_reference, key = _lookup(reference, name)
+        params = {"organization_id": self.actor.organization_id, "reference" if by_reference else "name": key}
         row = self.session.connection().execute(_FIND_DEVICE[by_reference], params).first()
         return None if row is None else DeviceRef(row[0], row[1], row[2])
 
@@ -253,13 +253,8 @@ class Resolver:
     def _find_register(
         self, device: DeviceRef, reference: str | None, name: str | None
     ) -> RegisterRef | None:
-        by_reference = reference is not None
-        params: dict[str, object] = {"device_id": device.id}
-        if by_reference:
-            params["reference"] = reference
-        else:
-            assert name is not None
-            params["name"] = normalize_name(name)
+        by_reference, key = _lookup(reference, name)
+        params = {"device_id": device.id, "reference" if by_reference else "name": key}
         row = self.session.connection().execute(_FIND_REGISTER[by_reference], params).first()
         return None if row is None else _register_ref(row)
 

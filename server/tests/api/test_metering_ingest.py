@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -72,6 +72,16 @@ def org_counts(db: Database, caller: Caller) -> tuple[int, int, int]:
         registers = session.scalar(select(func.count()).where(Register.organization_id == org))
         batches = session.scalar(select(func.count()).where(ImportBatch.organization_id == org))
     return int(devices or 0), int(registers or 0), int(batches or 0)
+
+
+def all_at_once(send: Callable[[int], None], indexes: Iterable[int]) -> None:
+    """Call `send(index)` for every index, each in its own thread, all started before any is
+    awaited."""
+    threads = [threading.Thread(target=send, args=(index,)) for index in indexes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def exact(response: httpx.Response) -> Any:
@@ -286,11 +296,7 @@ def test_concurrent_auto_creation_creates_one_device_and_register(
         response = caller.http.post(url, json=quarter_hours(start + timedelta(hours=index), 4))
         results.append(response.status_code)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(send, range(8))
     assert results == [201] * 8
     devices, registers, _ = org_counts(live_server.db, caller)
     assert (devices, registers) == (1, 1)
@@ -317,11 +323,7 @@ def test_concurrent_appends_to_one_register_keep_its_latest_reading_and_summarie
         response = caller.http.post(url, json=quarter_hours(hours, 4, first=2000 + 100 * index))
         results.append(response.status_code)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in reversed(range(16))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(send, reversed(range(16)))
     assert results == [201] * 16
     readings = stored(live_server.db, register_id)["readings"]
     assert len(readings) == 1 + 16 * 4

@@ -29,13 +29,13 @@ from fastapi import FastAPI
 
 from zevvy_server.app import create_app
 from zevvy_server.bootstrap import prepare_database
-from zevvy_server.cli import HTTP_PROTOCOL
 from zevvy_server.clock import AdjustableClock
 from zevvy_server.identity.models import Organization, User
 from zevvy_server.identity.service import IdentityService
 from zevvy_server.logs import JsonFormatter
 from zevvy_server.settings import Settings
 from zevvy_server.storage.engine import Database
+from zevvy_server.web.http1 import Http1Protocol
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 STRICT = os.environ.get("ZEVVY_TEST_STRICT") == "1"
@@ -174,7 +174,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     prepare_database(db, settings, clock, migrate_schema=False)
     app = create_app(settings, clock=clock, db=db, metrics=False)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", http=HTTP_PROTOCOL
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", http=Http1Protocol
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

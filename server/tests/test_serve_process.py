@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import ADMIN_PASSWORD
 
@@ -114,9 +115,13 @@ def test_binding_a_wildcard_address_without_a_public_url_is_refused(tmp_path: Pa
     assert "ZEVVY_PUBLIC_URL" in result.stderr
 
 
-def test_a_post_offering_an_http2_upgrade_keeps_its_body(tmp_path: Path, fresh_database_url: str) -> None:
-    """Java's default client sends `Upgrade: h2c` over http; the form body must still arrive."""
-    process, port = _serve(tmp_path, fresh_database_url, {})
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_post_offering_an_http2_upgrade_keeps_its_body(
+    tmp_path: Path, fresh_database_url: str, workers: str
+) -> None:
+    """Java's default client sends `Upgrade: h2c` over http; the form body must still arrive,
+    with one process and in worker processes (which get the protocol handed down)."""
+    process, port = _serve(tmp_path, fresh_database_url, {"ZEVVY_WORKERS": workers})
     try:
         response = httpx.post(
             f"http://127.0.0.1:{port}/realms/zevvy/protocol/openid-connect/auth/device",

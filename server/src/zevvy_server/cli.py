@@ -18,9 +18,6 @@ from zevvy_server.settings import Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-# h11, not httptools: with httptools, uvicorn drops the body of a request that offers an upgrade
-# to HTTP/2 ("Upgrade: h2c", which Java's default HTTP client sends over plain http).
-HTTP_PROTOCOL = "h11"
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The zevvy server.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema, backup and restore.")
@@ -90,6 +87,7 @@ def serve(
     import uvicorn
 
     from zevvy_server.logs import configure_logging
+    from zevvy_server.web.http1 import Http1Protocol
 
     settings = _settings(
         host=host,
@@ -123,7 +121,7 @@ def serve(
             forwarded_allow_ips=proxies,
             access_log=False,
             log_config=None,
-            http=HTTP_PROTOCOL,
+            http=Http1Protocol,
         )
         return
     from zevvy_server.app import create_app
@@ -136,7 +134,7 @@ def serve(
         forwarded_allow_ips=proxies,
         access_log=False,
         log_config=None,
-        http=HTTP_PROTOCOL,
+        http=Http1Protocol,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,23 @@ from zevvy_server.web.rawpath import RawPathMiddleware
 from zevvy_server.web.text import refuse_nul
 
 log = logging.getLogger("zevvy.app")
+
+# The cyclic garbage collector's thresholds once the server runs (CPython's defaults: 700, 10, 10).
+# A request allocates thousands of objects, so the youngest generation was collected several
+# times per request; fewer, larger collections cost less in all.
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def _settle_garbage_collector() -> None:
+    """Take what start-up allocated (modules, the app, its routes: about 100 MB of objects that
+    live as long as the process) out of the collector's sight, so that a full collection no
+    longer walks all of it: it took about 50 ms, which showed as the live writes' p99 latency
+    (74 ms against 26 ms after, 16 clients). Then raise the thresholds. Once per process."""
+    if gc.get_threshold() == GC_THRESHOLDS:
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _start_metrics(settings: Settings) -> None:
@@ -56,6 +74,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if metrics:
             _start_metrics(settings)
+        _settle_garbage_collector()
         yield
         ctx.db.dispose()
 

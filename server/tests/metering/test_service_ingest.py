@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -271,6 +271,38 @@ def test_new_readings_are_stored_exactly_whatever_the_statement_size(
     register = outcome.resolved.register
     assert register is not None
     assert readings(live_server.db, register.key) == dict(extremes)
+
+
+@pytest.mark.parametrize("count", [5, 100], ids=["few", "many"])
+def test_work_given_to_insert_readings_runs_once_while_a_copy_is_stored_else_after(
+    live_server: LiveServer, actor: Actor, count: int
+) -> None:
+    """On PostgreSQL the work runs while the readings' COPY is still open (the database storing
+    them); a few readings (one INSERT) and SQLite store first, then run it. Once either way."""
+    from zevvy_server.metering import rowstore
+
+    register = ingest(live_server, actor, [series("d", "r", [(0, 1)])]).series[0].resolved.register
+    assert register is not None
+    copies = not live_server.db.is_sqlite and count > rowstore.PG_INSERT_ROWS
+    seen: list[object] = []
+
+    def work(session: Session) -> None:
+        raw = session.connection().connection.driver_connection
+
+        def meanwhile() -> None:
+            if copies:
+                seen.append(raw.info.transaction_status.name)  # a command still running
+            else:
+                seen.append(
+                    session.scalar(select(func.count()).where(Measurement.register_key == register.key))
+                )
+
+        instants = [T0 + (h + 1) * HOUR for h in range(count)]
+        rowstore.insert_readings(session, register.key, instants, list(range(count)), meanwhile)
+
+    run_write(live_server.db, work)
+    assert seen == (["ACTIVE"] if copies else [count + 1])
+    assert len(readings(live_server.db, register.key)) == count + 1
 
 
 def test_binary_copy_rows_are_postgresqls_format_for_any_64_bit_integer() -> None:

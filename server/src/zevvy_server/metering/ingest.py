@@ -273,15 +273,24 @@ class IngestService:
             outcome.conflicts = len(changed)
         if import_id is None:
             return
-        rowstore.insert_readings(self.session, key, new_instants, new_values)
+        overwrites = bool(changed) and options.overwrite
+        appends = bool(new_instants) and (last_read_at is None or new_instants[0] > last_read_at)
+        # New days' summaries are computed while PostgreSQL stores the readings' COPY.
+        days: list[rollup.Day] = []
+        summarize = (
+            None
+            if overwrites or not appends
+            else lambda: days.extend(rollup.summarize(new_instants, new_values))
+        )
+        rowstore.insert_readings(self.session, key, new_instants, new_values, summarize)
         touched = [new_instants[-1]] if new_instants else []
-        if changed and options.overwrite:
+        if overwrites:
             self._overwrite(actor, register, changed, import_id)
             touched.append(changed[-1][0])
             low = min(changed[0][0], new_instants[0]) if new_instants else changed[0][0]
             rollup.rebuild(self.session, key, low, max(touched))
-        elif new_instants and (last_read_at is None or new_instants[0] > last_read_at):
-            rollup.appended(self.session, key, new_instants, new_values)
+        elif appends:
+            rollup.appended(self.session, key, new_instants, new_values, days or None)
         elif new_instants:
             rollup.rebuild(self.session, key, new_instants[0], new_instants[-1])
         if changed and not options.overwrite:

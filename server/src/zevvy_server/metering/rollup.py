@@ -182,8 +182,11 @@ _UPDATE = (
 )
 
 
-def appended(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:
-    """Readings were stored after every reading the register had: merge them in.
+def appended(
+    session: Session, key: int, instants: Sequence[int], values: Sequence[int], days: list[Day] | None = None
+) -> None:
+    """Readings were stored after every reading the register had: merge them in. `days` is
+    `summarize(instants, values)` when the caller computed it already.
 
     Only the first of their days can have a row already (none of the register's readings is
     later); it is updated in place, the later days are inserted. An update keeps the row where it
@@ -192,7 +195,8 @@ def appended(session: Session, key: int, instants: Sequence[int], values: Sequen
     """
     if not instants:
         return
-    days = summarize(instants, values)
+    if days is None:
+        days = summarize(instants, values)
     first = days[0]
     existing = _rows(session, f"{_SELECT} WHERE register_key = ? AND day_start = ?", (key, first.start))
     raw, is_pg = _driver(session)

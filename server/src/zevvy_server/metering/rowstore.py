@@ -12,7 +12,7 @@ import sqlite3
 import struct
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain, repeat
@@ -131,16 +131,23 @@ def int8_copy_rows(fields: Sequence[int | Sequence[int]], start: int, stop: int)
 
 
 def pg_copy_int8(
-    connection: Any, table: str, columns: Sequence[str], fields: Sequence[int | Sequence[int]]
+    connection: Any,
+    table: str,
+    columns: Sequence[str],
+    fields: Sequence[int | Sequence[int]],
+    meanwhile: Callable[[], object] | None = None,
 ) -> None:
     """Binary COPY of int8 `fields` (see `int8_copy_rows`) into `columns` of `table`, in the
-    caller's transaction, in pieces of `COPY_CHUNK_ROWS` rows."""
+    caller's transaction, in pieces of `COPY_CHUNK_ROWS` rows. `meanwhile` runs once all rows
+    are sent, while PostgreSQL is still storing them (the COPY's end waits for that)."""
     count = max((len(f) for f in fields if not isinstance(f, int)), default=0)
     with _binary_copy(connection, table, columns) as copy:
         copy.write(_COPY_HEADER)
         for start in range(0, count, COPY_CHUNK_ROWS):
             copy.write(int8_copy_rows(fields, start, min(start + COPY_CHUNK_ROWS, count)))
         copy.write(_COPY_TRAILER)
+        if meanwhile is not None:
+            meanwhile()
 
 
 # Up to this many rows go to PostgreSQL as one INSERT (one round trip) instead of a COPY (two:
@@ -273,23 +280,27 @@ def holds_exactly(session: Session, key: int, instants: Sequence[int], values: S
     return bool(row[0])
 
 
-def insert_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:
-    """Store new readings (the caller made sure none of the instants is stored)."""
-    if not instants:
-        return
-    raw, is_pg = _driver(session)
-    if is_pg:
-        if len(instants) <= PG_INSERT_ROWS:
-            _pg_insert(
-                raw,
-                "measurements",
-                READING_COLUMNS,
-                [(key, t, v) for t, v in zip(instants, values, strict=True)],
-            )
+def insert_readings(
+    session: Session,
+    key: int,
+    instants: Sequence[int],
+    values: Sequence[int],
+    meanwhile: Callable[[], object] | None = None,
+) -> None:
+    """Store new readings (the caller made sure none of the instants is stored). `meanwhile`, if
+    given, runs once: while PostgreSQL stores a COPY's rows, else after the rows are stored."""
+    if instants:
+        raw, is_pg = _driver(session)
+        if not is_pg:
+            sqlite_insert(raw, key, instants, values)
+        elif len(instants) <= PG_INSERT_ROWS:
+            rows = [(key, t, v) for t, v in zip(instants, values, strict=True)]
+            _pg_insert(raw, "measurements", READING_COLUMNS, rows)
         else:
-            pg_copy_int8(raw, "measurements", READING_COLUMNS, (key, instants, values))
-        return
-    sqlite_insert(raw, key, instants, values)
+            pg_copy_int8(raw, "measurements", READING_COLUMNS, (key, instants, values), meanwhile)
+            return
+    if meanwhile is not None:
+        meanwhile()
 
 
 def update_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:

@@ -5,5 +5,6 @@ from fastapi import APIRouter
 from zevvy_server.api.metering import consumption, devices, imports, measurements, registers, structure
 
 router = APIRouter()
-for _module in (devices, registers, measurements, imports, consumption, structure):
+# The import routes first: routes are tried in order, and they take most requests.
+for _module in (measurements, devices, registers, imports, consumption, structure):
     router.include_router(_module.router)

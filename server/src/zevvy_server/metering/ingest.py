@@ -136,8 +136,6 @@ class IngestService:
         self.clock = clock
         # The registers' new latest readings, written with the import batch (`_finish`).
         self._register_updates: dict[int, dict[str, int]] = {}
-        # Registers' latest day summaries, where the look-up read them (one series).
-        self._latest_days: dict[int, rollup.Day | None] = {}
 
     def ingest(self, actor: Actor, series: list[SeriesIn], options: IngestOptions) -> IngestOutcome:
         """Store a request's series (all or nothing; the caller's transaction commits)."""
@@ -156,7 +154,6 @@ class IngestService:
         known = outcomes[0].resolved.latest if single else None
         if known is not None:
             latest = {keys[0]: known}
-            self._latest_days[keys[0]] = outcomes[0].resolved.latest_day
         else:
             latest = rowstore.lock_registers(self.session, keys) if keys else {}
         for item, outcome in zip(series, outcomes, strict=True):
@@ -293,8 +290,7 @@ class IngestService:
             low = min(changed[0][0], new_instants[0]) if new_instants else changed[0][0]
             rollup.rebuild(self.session, key, low, max(touched))
         elif appends:
-            latest_day = self._latest_days.pop(key, rollup.UNREAD)
-            rollup.appended(self.session, key, new_instants, new_values, days or None, latest_day)
+            rollup.appended(self.session, key, new_instants, new_values, days or None)
         elif new_instants:
             rollup.rebuild(self.session, key, new_instants[0], new_instants[-1])
         if changed and not options.overwrite:

@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from zevvy_server.clock import Clock
 from zevvy_server.metering.common import MAX_NAME, MAX_REFERENCE, Actor, check_text, normalize_name
-from zevvy_server.metering.models import Device, MeasurementDay, Register
-from zevvy_server.metering.rollup import Day
+from zevvy_server.metering.models import Device, Register
 from zevvy_server.metering.rowstore import insert_ignoring_conflicts
 
 MAX_SUFFIX = 1000
@@ -68,7 +67,6 @@ class Resolved:
     In a dry run nothing is created: `device`/`register` stay None where they would be.
     `latest` is the register's latest reading (instant, value), (None, None) when it has none,
     when the look-up locked the register row (`Resolver.resolve(..., lock=True)`); None otherwise.
-    With `latest`, `latest_day` is the register's latest day summary (None when it has none).
     """
 
     device: DeviceRef | None
@@ -76,7 +74,6 @@ class Resolved:
     register: RegisterRef | None
     register_created: bool
     latest: tuple[int | None, int | None] | None = None
-    latest_day: Day | None = None
 
 
 # Built once: the import path looks devices and registers up in every request, and building a
@@ -116,28 +113,6 @@ _BOTH = (
     .join(Device, Device.id == Register.device_id)
     .where(Device.organization_id == bindparam("organization_id"))
 )
-# Locking, the look-up also reads the register's latest day summary: the row that readings
-# appended after the latest one may merge into (`rollup.appended`), one statement fewer there.
-_DAYS = MeasurementDay.__table__.alias("days")
-_LATEST_DAY = (
-    select(func.max(_DAYS.c.day_start))
-    .where(_DAYS.c.register_key == Register.key)
-    .correlate(Register)
-    .scalar_subquery()
-)
-_BOTH_WITH_DAY = _BOTH.add_columns(
-    MeasurementDay.day_start,
-    MeasurementDay.readings,
-    MeasurementDay.first_at,
-    MeasurementDay.first_value,
-    MeasurementDay.last_at,
-    MeasurementDay.last_value,
-    MeasurementDay.resets,
-    MeasurementDay.extra,
-).outerjoin(
-    MeasurementDay,
-    and_(MeasurementDay.register_key == Register.key, MeasurementDay.day_start == _LATEST_DAY),
-)
 _FIND_BOTH = {
     (by_device_reference, by_register_reference, lock): (
         statement.with_for_update(of=Register) if lock else statement
@@ -146,7 +121,7 @@ _FIND_BOTH = {
     for by_register_reference in (True, False)
     for lock in (True, False)
     for statement in [
-        (_BOTH_WITH_DAY if lock else _BOTH).where(
+        _BOTH.where(
             Device.reference == bindparam("device_reference")
             if by_device_reference
             else Device.name_normalized == bindparam("device_name"),
@@ -230,10 +205,7 @@ class Resolver:
             return None
         device = DeviceRef(row[0], row[1], row[2])
         register = _register_ref(row[3:10])
-        if not lock:
-            return Resolved(device, False, register, False)
-        latest_day = None if row[12] is None else Day(*row[12:20])
-        return Resolved(device, False, register, False, (row[10], row[11]), latest_day)
+        return Resolved(device, False, register, False, (row[10], row[11]) if lock else None)
 
     # -- devices ----------------------------------------------------------------------------------
     def _find_device(self, reference: str | None, name: str | None) -> DeviceRef | None:

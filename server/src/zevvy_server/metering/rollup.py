@@ -182,21 +182,11 @@ _UPDATE = (
 )
 
 
-# `appended`'s `latest_day` when the caller did not read the register's latest day row.
-UNREAD: Final = Day(0, 0, 0, 0, 0, 0, 0, None)
-
-
 def appended(
-    session: Session,
-    key: int,
-    instants: Sequence[int],
-    values: Sequence[int],
-    days: list[Day] | None = None,
-    latest_day: Day | None = UNREAD,
+    session: Session, key: int, instants: Sequence[int], values: Sequence[int], days: list[Day] | None = None
 ) -> None:
     """Readings were stored after every reading the register had: merge them in. `days` is
-    `summarize(instants, values)` when the caller computed it already, `latest_day` the
-    register's latest day row (None: it has none) when the caller read it already.
+    `summarize(instants, values)` when the caller computed it already.
 
     Only the first of their days can have a row already (none of the register's readings is
     later); it is updated in place, the later days are inserted. An update keeps the row where it
@@ -208,11 +198,7 @@ def appended(
     if days is None:
         days = summarize(instants, values)
     first = days[0]
-    if latest_day is UNREAD:
-        existing = _rows(session, f"{_SELECT} WHERE register_key = ? AND day_start = ?", (key, first.start))
-    else:
-        # The readings' first day has a row only if the latest reading is in that day too.
-        existing = [latest_day] if latest_day is not None and latest_day.start == first.start else []
+    existing = _rows(session, f"{_SELECT} WHERE register_key = ? AND day_start = ?", (key, first.start))
     raw, is_pg = _driver(session)
     if existing:
         merged = _merge(existing[0], first)

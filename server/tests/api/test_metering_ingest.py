@@ -304,12 +304,15 @@ def test_concurrent_auto_creation_creates_one_device_and_register(
     assert len(stored(live_server.db, body["register"]["id"])["readings"]) == 32
 
 
+@pytest.mark.parametrize("order", ["ascending", "descending"])
 def test_concurrent_appends_to_one_register_keep_its_latest_reading_and_summaries_exact(
-    connect: Callable[..., Caller], live_server: LiveServer
+    connect: Callable[..., Caller], live_server: LiveServer, order: str
 ) -> None:
     # Each request reads the register's latest reading to choose the append path; two requests
     # that read it at once (no lock) would both append, leave the latest reading behind and
-    # merge their days into stale summary rows.
+    # merge their days into stale summary rows. Started in ascending order most requests find
+    # the others' readings before theirs (appends into the same day's row); in descending
+    # order most come too late (the days are rebuilt from the readings).
     caller = connect()
     url = path_url(unique("appends"), "r")
     start = datetime(2024, 3, 1, tzinfo=UTC)
@@ -323,7 +326,7 @@ def test_concurrent_appends_to_one_register_keep_its_latest_reading_and_summarie
         response = caller.http.post(url, json=quarter_hours(hours, 4, first=2000 + 100 * index))
         results.append(response.status_code)
 
-    all_at_once(send, reversed(range(16)))
+    all_at_once(send, range(16) if order == "ascending" else reversed(range(16)))
     assert results == [201] * 16
     readings = stored(live_server.db, register_id)["readings"]
     assert len(readings) == 1 + 16 * 4

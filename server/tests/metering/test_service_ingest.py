@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import sqlite3
 import struct
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests.conftest import LiveServer, unique
 from zevvy_server.errors import InsufficientScope, PermissionDenied, RateLimited
 from zevvy_server.identity.models import Organization
+from zevvy_server.metering import rollup
 from zevvy_server.metering.common import Actor, decode_cursor, encode_cursor
 from zevvy_server.metering.errors import BulkInvalid
 from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn
@@ -271,6 +274,50 @@ def test_new_readings_are_stored_exactly_whatever_the_statement_size(
     register = outcome.resolved.register
     assert register is not None
     assert readings(live_server.db, register.key) == dict(extremes)
+
+
+def _wait_for_a_lock_wait(db: Database) -> None:
+    """Until another session waits for a lock (PostgreSQL); a moment on SQLite, whose writers
+    queue on a lock in this process."""
+    if db.is_sqlite:
+        time.sleep(0.3)
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with db.read() as session:
+            if session.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                return
+        time.sleep(0.01)
+    raise AssertionError("the second import never waited for the register's lock")
+
+
+def test_an_append_that_waited_for_another_merges_into_the_days_row_that_one_left(
+    live_server: LiveServer, actor: Actor
+) -> None:
+    """Two imports append to the same day of one register; the second waits for the first's
+    lock. It must merge into the day row as the first committed it: on PostgreSQL a statement
+    that waited for a row lock sees the locked row as committed since, but the rows it joined
+    as they were before the wait, so the day row cannot be read along with the lock."""
+    register = ingest(live_server, actor, [series("d", "r", [(0, 1)])]).series[0].resolved.register
+    assert register is not None
+    second: list[IngestOutcome] = []
+    waiting = threading.Thread(
+        target=lambda: second.append(ingest(live_server, actor, [series("d", "r", [(2, 3)])]))
+    )
+    with live_server.db.write() as session:
+        IngestService(session, live_server.clock).ingest(actor, [series("d", "r", [(1, 2)])], IngestOptions())
+        waiting.start()
+        _wait_for_a_lock_wait(live_server.db)
+    waiting.join()
+    assert second[0].series[0].created == 1
+    stored = readings(live_server.db, register.key)
+    assert stored == {0: 1, 1: 2, 2: 3}
+    with live_server.db.read() as session:
+        found = rollup.days_for(session, register.key, 0, 2**62)
+    instants = [T0 + h * HOUR for h in sorted(stored)]
+    assert found is not None and found[1] == rollup.summarize(
+        instants, [stored[h] * 1_000_000 for h in sorted(stored)]
+    )
 
 
 @pytest.mark.parametrize("count", [5, 100], ids=["few", "many"])

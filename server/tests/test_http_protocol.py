@@ -104,6 +104,14 @@ def test_requests_pipelined_behind_an_h2c_offer_are_answered_in_order(live_serve
         assert response(reader)[0] == 200
 
 
+def test_many_requests_offering_h2c_in_one_packet_are_all_answered(live_server: LiveServer) -> None:
+    # Each offer makes the protocol start a new parser on the rest of the data it received.
+    count = 1500
+    with connection(live_server) as (sock, reader):
+        sock.sendall(health_request(offer=True) * count)
+        assert [response(reader)[0] for _ in range(count)] == [200] * count
+
+
 @pytest.mark.parametrize("offer", [False, True], ids=["plain", "h2c offer"])
 def test_a_request_without_a_body_is_answered_either_way(live_server: LiveServer, offer: bool) -> None:
     with connection(live_server) as (sock, reader):

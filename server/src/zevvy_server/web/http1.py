@@ -82,26 +82,28 @@ class Http1Protocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            if self._too_large:
-                self._refuse(431, "Request header fields too large.")
-                return
-            message = "Invalid HTTP request received."
-            self.logger.warning(message)
-            self.send_400_response(message)
-        except httptools.HttpParserUpgrade as upgrade:
-            if self._should_upgrade():
-                self.handle_websocket_upgrade()
-                return
-            # The offer is ignored: what follows the head is this request's body, then the
-            # connection's next requests, all HTTP/1.1.
-            rest = data[upgrade.args[0] :]
-            self.parser = httptools.HttpRequestParser(self)
-            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
-            self._replaying = True
-            self.data_received(_framing(self.headers) + rest)
+        while True:
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserError:
+                if self._too_large:
+                    self._refuse(431, "Request header fields too large.")
+                    return
+                message = "Invalid HTTP request received."
+                self.logger.warning(message)
+                self.send_400_response(message)
+            except httptools.HttpParserUpgrade as upgrade:
+                if self._should_upgrade():
+                    self.handle_websocket_upgrade()
+                    return
+                # The offer is ignored: what follows the head is this request's body, then the
+                # connection's next requests, all HTTP/1.1 (fed again, by this loop).
+                self.parser = httptools.HttpRequestParser(self)
+                self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+                self._replaying = True
+                data = _framing(self.headers) + data[upgrade.args[0] :]
+                continue
+            return
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer `status` with a plain-text `message` and close, as uvicorn's 400 does."""

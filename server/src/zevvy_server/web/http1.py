@@ -43,7 +43,6 @@ class Http1Protocol(HttpToolsProtocol):
 
     _replaying = False  # the parser is reading our own head before an ignored upgrade's body
     _head_bytes = 0
-    _too_large = False
 
     def _ignores_upgrade(self) -> bool:
         return self.parser.should_upgrade() and not self._should_upgrade()
@@ -51,7 +50,6 @@ class Http1Protocol(HttpToolsProtocol):
     def _count(self, size: int) -> None:
         self._head_bytes += size
         if self._head_bytes > MAX_HEAD_BYTES:
-            self._too_large = True
             raise HeadTooLarge  # the parser stops with an error: 431 below
 
     def on_message_begin(self) -> None:
@@ -86,7 +84,7 @@ class Http1Protocol(HttpToolsProtocol):
             try:
                 self.parser.feed_data(data)
             except httptools.HttpParserError:
-                if self._too_large:
+                if self._head_bytes > MAX_HEAD_BYTES:
                     self._refuse(431, "Request header fields too large.")
                     return
                 message = "Invalid HTTP request received."

@@ -325,7 +325,8 @@ def test_work_given_to_insert_readings_runs_once_while_a_copy_is_stored_else_aft
     live_server: LiveServer, actor: Actor, count: int
 ) -> None:
     """On PostgreSQL the work runs while the readings' COPY is still open (the database storing
-    them); a few readings (one INSERT) and SQLite store first, then run it. Once either way."""
+    them); a few readings (one INSERT) and SQLite store first, then run it. Once either way, and
+    what it returns is returned."""
     from zevvy_server.metering import rowstore
 
     register = ingest(live_server, actor, [series("d", "r", [(0, 1)])]).series[0].resolved.register
@@ -336,16 +337,18 @@ def test_work_given_to_insert_readings_runs_once_while_a_copy_is_stored_else_aft
     def work(session: Session) -> None:
         raw = session.connection().connection.driver_connection
 
-        def meanwhile() -> None:
+        def meanwhile() -> str:
             if copies:
                 seen.append(raw.info.transaction_status.name)  # a command still running
             else:
                 seen.append(
                     session.scalar(select(func.count()).where(Measurement.register_key == register.key))
                 )
+            return "its result"
 
         instants = [T0 + (h + 1) * HOUR for h in range(count)]
-        rowstore.insert_readings(session, register.key, instants, list(range(count)), meanwhile)
+        returned = rowstore.insert_readings(session, register.key, instants, list(range(count)), meanwhile)
+        assert returned == "its result"
 
     run_write(live_server.db, work)
     assert seen == (["ACTIVE"] if copies else [count + 1])

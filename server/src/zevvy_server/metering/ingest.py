@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
@@ -276,13 +277,10 @@ class IngestService:
         overwrites = bool(changed) and options.overwrite
         appends = bool(new_instants) and (last_read_at is None or new_instants[0] > last_read_at)
         # New days' summaries are computed while PostgreSQL stores the readings' COPY.
-        days: list[rollup.Day] = []
         summarize = (
-            None
-            if overwrites or not appends
-            else lambda: days.extend(rollup.summarize(new_instants, new_values))
+            partial(rollup.summarize, new_instants, new_values) if appends and not overwrites else None
         )
-        rowstore.insert_readings(self.session, key, new_instants, new_values, summarize)
+        days = rowstore.insert_readings(self.session, key, new_instants, new_values, summarize)
         touched = [new_instants[-1]] if new_instants else []
         if overwrites:
             self._overwrite(actor, register, changed, import_id)
@@ -290,7 +288,8 @@ class IngestService:
             low = min(changed[0][0], new_instants[0]) if new_instants else changed[0][0]
             rollup.rebuild(self.session, key, low, max(touched))
         elif appends:
-            rollup.appended(self.session, key, new_instants, new_values, days or None)
+            assert days is not None  # summarized while the readings were stored
+            rollup.appended(self.session, key, days)
         elif new_instants:
             rollup.rebuild(self.session, key, new_instants[0], new_instants[-1])
         if changed and not options.overwrite:

@@ -182,21 +182,17 @@ _UPDATE = (
 )
 
 
-def appended(
-    session: Session, key: int, instants: Sequence[int], values: Sequence[int], days: list[Day] | None = None
-) -> None:
-    """Readings were stored after every reading the register had: merge them in. `days` is
-    `summarize(instants, values)` when the caller computed it already.
+def appended(session: Session, key: int, days: list[Day]) -> None:
+    """Readings were stored after every reading the register had: merge their summaries
+    (`summarize(readings)`) in.
 
     Only the first of their days can have a row already (none of the register's readings is
     later); it is updated in place, the later days are inserted. An update keeps the row where it
     is (on PostgreSQL a heap-only update: no new index entry), where deleting and inserting it
     again for every live reading would leave a dead row behind each time.
     """
-    if not instants:
+    if not days:
         return
-    if days is None:
-        days = summarize(instants, values)
     first = days[0]
     existing = _rows(session, f"{_SELECT} WHERE register_key = ? AND day_start = ?", (key, first.start))
     raw, is_pg = _driver(session)

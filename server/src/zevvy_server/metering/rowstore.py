@@ -16,13 +16,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
+
+T = TypeVar("T")
 
 # Rows per SQLite INSERT statement, largest first. One statement of many rows runs the insert
 # program once instead of once per row as ``executemany`` does (see docs/performance.md), and
@@ -135,19 +137,20 @@ def pg_copy_int8(
     table: str,
     columns: Sequence[str],
     fields: Sequence[int | Sequence[int]],
-    meanwhile: Callable[[], object] | None = None,
-) -> None:
+    meanwhile: Callable[[], T] | None = None,
+) -> T | None:
     """Binary COPY of int8 `fields` (see `int8_copy_rows`) into `columns` of `table`, in the
     caller's transaction, in pieces of `COPY_CHUNK_ROWS` rows. `meanwhile` runs once all rows
-    are sent, while PostgreSQL is still storing them (the COPY's end waits for that)."""
+    are sent, while PostgreSQL is still storing them (the COPY's end waits for that); what it
+    returns is returned."""
     count = max((len(f) for f in fields if not isinstance(f, int)), default=0)
     with _binary_copy(connection, table, columns) as copy:
         copy.write(_COPY_HEADER)
         for start in range(0, count, COPY_CHUNK_ROWS):
             copy.write(int8_copy_rows(fields, start, min(start + COPY_CHUNK_ROWS, count)))
         copy.write(_COPY_TRAILER)
-        if meanwhile is not None:
-            meanwhile()
+        result = None if meanwhile is None else meanwhile()
+    return result
 
 
 # Up to this many rows go to PostgreSQL as one INSERT (one round trip) instead of a COPY (two:
@@ -285,10 +288,11 @@ def insert_readings(
     key: int,
     instants: Sequence[int],
     values: Sequence[int],
-    meanwhile: Callable[[], object] | None = None,
-) -> None:
+    meanwhile: Callable[[], T] | None = None,
+) -> T | None:
     """Store new readings (the caller made sure none of the instants is stored). `meanwhile`, if
-    given, runs once: while PostgreSQL stores a COPY's rows, else after the rows are stored."""
+    given, runs once: while PostgreSQL stores a COPY's rows, else after the rows are stored; what
+    it returns is returned."""
     if instants:
         raw, is_pg = _driver(session)
         if not is_pg:
@@ -297,10 +301,8 @@ def insert_readings(
             rows = [(key, t, v) for t, v in zip(instants, values, strict=True)]
             _pg_insert(raw, "measurements", READING_COLUMNS, rows)
         else:
-            pg_copy_int8(raw, "measurements", READING_COLUMNS, (key, instants, values), meanwhile)
-            return
-    if meanwhile is not None:
-        meanwhile()
+            return pg_copy_int8(raw, "measurements", READING_COLUMNS, (key, instants, values), meanwhile)
+    return None if meanwhile is None else meanwhile()
 
 
 def update_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:

@@ -229,6 +229,19 @@ def _live_body(register: int, index: int) -> bytes:
     return b'[{"readAt":"%s","value":%d}]' % (stamp.encode(), 1000 + register + 7 * index)
 
 
+def live_expected(register: int, indices: list[int]) -> tuple[list[int], list[int]]:
+    """The (epoch s, value) readings that `_live_body` sent to `register` for `indices`."""
+    return [START_S + STEP_S * k for k in indices], [1000 + register + 7 * k for k in indices]
+
+
+def live_warm_up(url: str, registers: int, job: Any) -> None:
+    """Create the live registers, one first reading each (`job(register, 0)`), from 16 clients."""
+    warm: list[list[loadgen.Job]] = [[] for _ in range(16)]
+    for register in range(registers):
+        warm[register % 16].append(job(register, 0))
+    _check(loadgen.run(url, warm), "live warm-up")
+
+
 def live_ours(server: Server, token: str, registers: int, requests: int, prefix: str) -> dict[str, float]:
     """2,000 registers (created by a first reading each, untimed), then `requests` single-reading
     requests from 16 clients; requests/s and latency, verified."""
@@ -242,25 +255,17 @@ def live_ours(server: Server, token: str, registers: int, requests: int, prefix:
             201,
         )
 
-    warm = [[] for _ in range(16)]  # type: list[list[loadgen.Job]]
-    for r in range(registers):
-        warm[r % 16].append(job(r, 0))
-    _check(loadgen.run(server.url, warm), "live warm-up")
+    live_warm_up(server.url, registers, job)
     shares: list[list[loadgen.Job]] = [[] for _ in range(16)]
     for n in range(requests):
         register, index = n % registers, n // registers + 1
         shares[register % 16].append(job(register, index))
     outcome = loadgen.run(server.url, shares)
     _check(outcome, "live")
-    last = (requests - 1) // registers + 1
     expected = {}
     for r in range(registers):
         count = 1 + sum(1 for n in range(r, requests, registers))
-        expected[f"{prefix}-{r}"] = (
-            [START_S + STEP_S * k for k in range(count)],
-            [1000 + r + 7 * k for k in range(count)],
-        )
-    del last
+        expected[f"{prefix}-{r}"] = live_expected(r, list(range(count)))
     verify_ours(server, expected)
     return _rate(outcome)
 

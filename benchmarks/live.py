@@ -45,10 +45,7 @@ def main() -> None:
             body = compare._live_body(register, index)
             return loadgen.request(server.url, "POST", path, body, headers), 201
 
-        warm: list[list[loadgen.Job]] = [[] for _ in range(16)]
-        for register in range(REGISTERS):
-            warm[register % 16].append(job(register, 0))
-        compare._check(loadgen.run(server.url, warm), "warm-up")
+        compare.live_warm_up(server.url, REGISTERS, job)
         sent: dict[int, list[int]] = {register: [0] for register in range(REGISTERS)}
         for number in range(1, args.rounds + 1):
             shares: list[list[loadgen.Job]] = [[] for _ in range(16)]
@@ -71,10 +68,7 @@ def main() -> None:
         compare.verify_ours(
             server,
             {
-                f"live-{register}": (
-                    [compare.START_S + compare.STEP_S * k for k in indices],
-                    [1000 + register + 7 * k for k in indices],
-                )
+                f"live-{register}": compare.live_expected(register, indices)
                 for register, indices in sent.items()
             },
         )

@@ -563,17 +563,27 @@ def ours_part(
     return out
 
 
-def limits_part(postgres: str | None, data: Dataset, data4: Dataset) -> dict[str, float]:
-    """The storage's own limits on the same rows."""
-    batches = [
+def limit_batches(data: Dataset, step: int | None = None) -> list[limits.Batch]:
+    """The data set's batches as stored rows (register key from 1, epoch µs, micro-units): one
+    after the other, or with `step`, a batch of `data.batch` readings every `step` readings
+    (overlapping the one before when `step` is shorter), the last starting `step` before the end."""
+    starts = (
+        range(0, len(data.epochs), data.batch) if step is None else range(0, len(data.epochs) - step, step)
+    )
+    return [
         (
             i + 1,
             [e * US for e in data.epochs[s : s + data.batch]],
             [v * US for v in data.values[i][s : s + data.batch]],
         )
         for i in range(len(data.values))
-        for s in range(0, len(data.epochs), data.batch)
+        for s in starts
     ]
+
+
+def limits_part(postgres: str | None, data: Dataset, data4: Dataset) -> dict[str, float]:
+    """The storage's own limits on the same rows."""
+    batches = limit_batches(data)
     out = limits.sqlite_insert(batches)
     out["sqlite_insert"] = max(out["sqlite_insert_executemany"], out["sqlite_insert_values"])
     if postgres:
@@ -581,16 +591,7 @@ def limits_part(postgres: str | None, data: Dataset, data4: Dataset) -> dict[str
 
         with throwaway_database(postgres, Path("/tmp")) as url:
             out["postgres_copy"] = limits.postgres_copy(url, batches)
-        half = data4.batch // 2
-        overlapping = [
-            (
-                i + 1,
-                [e * US for e in data4.epochs[s : s + data4.batch]],
-                [v * US for v in data4.values[i][s : s + data4.batch]],
-            )
-            for i in range(len(data4.values))
-            for s in range(0, len(data4.epochs) - half, half)
-        ]
+        overlapping = limit_batches(data4, data4.batch // 2)
         with throwaway_database(postgres, Path("/tmp")) as url:
             out.update({f"postgres_{k}": v for k, v in limits.postgres_merge(url, overlapping).items()})
     return out

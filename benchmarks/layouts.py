@@ -62,9 +62,23 @@ def day_blocks(instants: list[int], values: list[int]) -> list[tuple[int, bytes,
     return blocks
 
 
-def _merged_first(found: tuple[Any, Any] | None, block: tuple[int, bytes, bytes]) -> tuple[int, bytes, bytes]:
-    day, instants, values = block
-    return (day, bytes(found[0]) + instants, bytes(found[1]) + values) if found else block
+def _extend_first_day(
+    conn: Any, key: int, blocks: list[tuple[int, bytes, bytes]], mark: str, lock: str = ""
+) -> list[tuple[int, bytes, bytes]]:
+    """When the batch's first day is stored already (the batch before began it), append to that
+    block in place; the blocks left to insert. `mark` is the driver's placeholder."""
+    day, instants, values = blocks[0]
+    found = conn.execute(
+        f"SELECT instants, vals FROM reading_blocks WHERE register_key = {mark} AND day = {mark}{lock}",
+        (key, day),
+    ).fetchone()
+    if not found:
+        return blocks
+    conn.execute(
+        f"UPDATE reading_blocks SET instants = {mark}, vals = {mark} WHERE register_key = {mark} AND day = {mark}",
+        (bytes(found[0]) + instants, bytes(found[1]) + values, key, day),
+    )
+    return blocks[1:]
 
 
 def sqlite_rates(batches: list[limits.Batch]) -> dict[str, float]:
@@ -89,29 +103,21 @@ def sqlite_rates(batches: list[limits.Batch]) -> dict[str, float]:
                     _sqlite_blocks(conn, key, day_blocks(instants, values))
                 conn.execute("COMMIT")
             elapsed = time.perf_counter() - started
-            _check(batches, _read_sqlite(conn, layout))
+            _check(batches, _read_stored(conn, layout))
             conn.close()
         rates[f"sqlite_{layout}"] = sum(len(b[1]) for b in batches) / elapsed
     return rates
 
 
 def _sqlite_blocks(conn: sqlite3.Connection, key: int, blocks: list[tuple[int, bytes, bytes]]) -> None:
-    found = conn.execute(
-        "SELECT instants, vals FROM reading_blocks WHERE register_key = ? AND day = ?", (key, blocks[0][0])
-    ).fetchone()
-    if found:
-        day, instants, values = _merged_first(found, blocks[0])
-        conn.execute(
-            "UPDATE reading_blocks SET instants = ?, vals = ? WHERE register_key = ? AND day = ?",
-            (instants, values, key, day),
-        )
-        blocks = blocks[1:]
+    blocks = _extend_first_day(conn, key, blocks, "?")
     if blocks:
         sql = "INSERT INTO reading_blocks VALUES " + ",".join(["(?1,?,?,?)"] * len(blocks))
         conn.execute(sql, [key, *chain.from_iterable(blocks)])
 
 
-def _read_sqlite(conn: sqlite3.Connection, layout: str) -> dict[int, tuple[list[int], list[int]]]:
+def _read_stored(conn: Any, layout: str) -> dict[int, tuple[list[int], list[int]]]:
+    """Every stored reading per register, ascending, from either driver's connection."""
     stored: dict[int, tuple[list[int], list[int]]] = {}
     if layout == "rows":
         sql = "SELECT register_key, read_at, value FROM measurements ORDER BY register_key, read_at"
@@ -150,23 +156,13 @@ def postgres_rates(url: str, batches: list[limits.Batch]) -> dict[str, float]:
                         _postgres_blocks(conn, key, day_blocks(instants, values))
                     conn.commit()
                 elapsed = time.perf_counter() - started
-                _check(batches, _read_postgres(conn, layout))
+                _check(batches, _read_stored(conn, layout))
         rates[f"postgresql_{layout}"] = sum(len(b[1]) for b in batches) / elapsed
     return rates
 
 
 def _postgres_blocks(conn: Any, key: int, blocks: list[tuple[int, bytes, bytes]]) -> None:
-    found = conn.execute(
-        "SELECT instants, vals FROM reading_blocks WHERE register_key = %s AND day = %s FOR UPDATE",
-        (key, blocks[0][0]),
-    ).fetchone()
-    if found:
-        day, instants, values = _merged_first(found, blocks[0])
-        conn.execute(
-            "UPDATE reading_blocks SET instants = %s, vals = %s WHERE register_key = %s AND day = %s",
-            (instants, values, key, day),
-        )
-        blocks = blocks[1:]
+    blocks = _extend_first_day(conn, key, blocks, "%s", " FOR UPDATE")
     with (
         conn.cursor() as cursor,
         cursor.copy("COPY reading_blocks FROM STDIN (FORMAT BINARY)") as copy,
@@ -174,23 +170,6 @@ def _postgres_blocks(conn: Any, key: int, blocks: list[tuple[int, bytes, bytes]]
         copy.set_types(["int8", "int8", "bytea", "bytea"])
         for day, instants, values in blocks:
             copy.write_row((key, day, instants, values))
-
-
-def _read_postgres(conn: Any, layout: str) -> dict[int, tuple[list[int], list[int]]]:
-    stored: dict[int, tuple[list[int], list[int]]] = {}
-    if layout == "rows":
-        sql = "SELECT register_key, read_at, value FROM measurements ORDER BY register_key, read_at"
-        for key, instant, value in conn.execute(sql):
-            entry = stored.setdefault(key, ([], []))
-            entry[0].append(instant)
-            entry[1].append(value)
-        return stored
-    sql = "SELECT register_key, instants, vals FROM reading_blocks ORDER BY register_key, day"
-    for key, instants, values in conn.execute(sql):
-        entry = stored.setdefault(key, ([], []))
-        entry[0].extend(_unpacked(instants))
-        entry[1].extend(_unpacked(values))
-    return stored
 
 
 def _check(batches: list[limits.Batch], stored: dict[int, tuple[list[int], list[int]]]) -> None:

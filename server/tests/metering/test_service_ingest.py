@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import LiveServer, unique
 from zevvy_server.errors import InsufficientScope, PermissionDenied, RateLimited
 from zevvy_server.identity.models import Organization
-from zevvy_server.metering import rollup
+from zevvy_server.metering import bulk, rollup
 from zevvy_server.metering.common import Actor, decode_cursor, encode_cursor
 from zevvy_server.metering.errors import BulkInvalid
 from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn
@@ -176,13 +176,20 @@ def test_scopes_are_needed_only_to_create(live_server: LiveServer, actor: Actor)
     assert caught.value.scope == "register"
 
 
+def store(
+    live_server: LiveServer, actor: Actor, items: list[SeriesIn], options: IngestOptions
+) -> IngestOutcome:
+    """Run one request as the API does: admitted once, then stored (retried on lock races)."""
+    return bulk.store(live_server.db, live_server.clock, actor, items, options)
+
+
 def test_the_quota_counts_requests_per_client_and_minute(live_server: LiveServer, actor: Actor) -> None:
     options = IngestOptions(requests_per_minute=2)
     live_server.clock.advance(60 - live_server.clock.time() % 60 + 0.01)  # a fresh window
-    ingest(live_server, actor, [series("d", "r", [(0, 1)])], options)
-    ingest(live_server, actor, [series("d", "r", [(1, 1)])], options)
+    store(live_server, actor, [series("d", "r", [(0, 1)])], options)
+    store(live_server, actor, [series("d", "r", [(1, 1)])], options)
     with pytest.raises(RateLimited) as caught:
-        ingest(live_server, actor, [series("d", "r", [(2, 1)])], options)
+        store(live_server, actor, [series("d", "r", [(2, 1)])], options)
     assert 1 <= caught.value.retry_after <= 60
     with live_server.db.read() as session:
         batches = session.scalars(
@@ -190,9 +197,38 @@ def test_the_quota_counts_requests_per_client_and_minute(live_server: LiveServer
         ).all()
     assert len(batches) == 2
     other_client = Actor(actor.organization_id, None, unique("client"), ALL, "editor")
-    ingest(live_server, other_client, [series("d", "r", [(2, 1)])], options)
+    store(live_server, other_client, [series("d", "r", [(2, 1)])], options)
     live_server.clock.advance(60)
-    ingest(live_server, actor, [series("d", "r", [(3, 1)])], options)
+    store(live_server, actor, [series("d", "r", [(3, 1)])], options)
+
+
+def test_a_request_run_again_after_a_lock_race_counts_once_against_the_quota(
+    live_server: LiveServer, actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = IngestOptions(requests_per_minute=2)
+    live_server.clock.advance(60 - live_server.clock.time() % 60 + 0.01)  # a fresh window
+    real_ingest = IngestService.ingest
+    attempts: list[int] = []
+
+    def losing_the_first_race(self: IngestService, *args: Any) -> IngestOutcome:
+        outcome = real_ingest(self, *args)  # the work is done, then the transaction fails
+        attempts.append(len(outcome.series))
+        if len(attempts) == 1:
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+        return outcome
+
+    monkeypatch.setattr(IngestService, "ingest", losing_the_first_race)
+    first = store(live_server, actor, [series("d", "r", [(0, 1)])], options)
+    monkeypatch.undo()
+    assert len(attempts) == 2 and first.series[0].created == 1
+    store(live_server, actor, [series("d", "r", [(1, 1)])], options)  # the second request of two
+    with pytest.raises(RateLimited):
+        store(live_server, actor, [series("d", "r", [(2, 1)])], options)
+    with live_server.db.read() as session:
+        created = session.scalars(
+            select(ImportBatch.created).where(ImportBatch.organization_id == actor.organization_id)
+        ).all()
+    assert created == [1, 1]  # the failed attempt left nothing
 
 
 def test_interval_registers_refuse_off_grid_instants(live_server: LiveServer, actor: Actor) -> None:

@@ -12,7 +12,14 @@ from zevvy_server.clock import Clock
 from zevvy_server.metering import codec
 from zevvy_server.metering.common import Actor
 from zevvy_server.metering.errors import BulkInvalid, PayloadTooLarge, invalid
-from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn, SeriesOutcome
+from zevvy_server.metering.ingest import (
+    IngestOptions,
+    IngestOutcome,
+    IngestService,
+    SeriesIn,
+    SeriesOutcome,
+    admit,
+)
 from zevvy_server.metering.models import KINDS
 from zevvy_server.metering.periods import parse_period
 from zevvy_server.metering.resolve import Address
@@ -105,7 +112,8 @@ def decode_body_form(body: bytes, settings: Settings, clock: Clock) -> tuple[lis
 def store(
     db: Database, clock: Clock, actor: Actor, series: list[SeriesIn], options: IngestOptions
 ) -> IngestOutcome:
-    """Store a request's series in one transaction, retried on lock races."""
+    """Admit the request, then store its series in one transaction, retried on lock races."""
+    admit(actor, options, clock.time())
     return run_write(db, lambda session: IngestService(session, clock).ingest(actor, series, options))
 
 

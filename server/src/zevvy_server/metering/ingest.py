@@ -100,7 +100,7 @@ class IngestOptions:
 
     overwrite: bool = False
     dry_run: bool = False
-    requests_per_minute: int = 0  # 0: no quota
+    requests_per_minute: int = 0  # 0: no quota; counted by `admit`
 
 
 @dataclass
@@ -129,6 +129,20 @@ class IngestOutcome:
         return sum(s.conflicts for s in self.series)
 
 
+def _require_rights(actor: Actor, options: IngestOptions) -> None:
+    actor.require_scope("measurement")
+    if not options.dry_run:
+        actor.require_writer()
+
+
+def admit(actor: Actor, options: IngestOptions, now: float) -> None:
+    """The checks made once per request, before its transaction: the token's scope, the
+    member's role, then the client's import quota. Counted here and not in the transaction,
+    which runs again after a lock race or a failed shared COMMIT: a request counts once."""
+    _require_rights(actor, options)
+    quota.IMPORTS.check(f"{actor.client_id}:{actor.organization_id}", options.requests_per_minute, now)
+
+
 class IngestService:
     """Stores readings for the acting organization, within one write transaction."""
 
@@ -139,11 +153,9 @@ class IngestService:
         self._register_updates: dict[int, dict[str, int]] = {}
 
     def ingest(self, actor: Actor, series: list[SeriesIn], options: IngestOptions) -> IngestOutcome:
-        """Store a request's series (all or nothing; the caller's transaction commits)."""
-        actor.require_scope("measurement")
-        if not options.dry_run:
-            actor.require_writer()
-        self._count_request(actor, options.requests_per_minute)
+        """Store a request's series (all or nothing; the caller's transaction commits). The
+        caller has admitted the request (`admit`): this may run more than once for it."""
+        _require_rights(actor, options)
         resolver = Resolver(self.session, self.clock, actor, dry_run=options.dry_run)
         # One series: its register is locked by the look-up itself. Several: all of them are
         # locked afterwards in key order, so that concurrent requests never deadlock.
@@ -168,9 +180,6 @@ class IngestService:
         return IngestOutcome(import_id, outcomes)
 
     # -- checks -----------------------------------------------------------------------------------
-    def _count_request(self, actor: Actor, limit: int) -> None:
-        quota.IMPORTS.check(f"{actor.client_id}:{actor.organization_id}", limit, self.clock.time())
-
     def _check_together(self, series: list[SeriesIn], outcomes: list[SeriesOutcome]) -> None:
         """Rules that need the registers: the same instant with two values in two series of one
         register, and interval readings off their period's grid."""

@@ -399,7 +399,7 @@ def plain_sql_month_ms(server: Server, keys: list[int]) -> float:
     db = Database(server.settings)
     try:
         with db.read() as session:
-            raw, is_pg = rowstore._driver(session)
+            raw, is_pg = rowstore.driver(session)
             mark = "%s" if is_pg else "?"
             cases = " ".join(f"WHEN read_at < {e} THEN {n}" for n, e in enumerate(edges[1:]))
             sql = (

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from zevvy_server.metering import aggregation
 from zevvy_server.metering.aggregation import Bucket
 from zevvy_server.metering.periods import local_date, local_day_start
-from zevvy_server.metering.rowstore import _driver, insert_rows
+from zevvy_server.metering.rowstore import driver, insert_rows
 
 ZONE: Final = ZoneInfo("Europe/Zurich")
 ZONE_NAME: Final = "Europe/Zurich"
@@ -143,7 +143,7 @@ def _native(sql: str, is_pg: bool) -> str:
 
 
 def _rows(session: Session, sql: str, params: Sequence[Any]) -> list[Day]:
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     cursor = raw.cursor()
     try:
         cursor.execute(_native(sql, is_pg), params)
@@ -171,7 +171,7 @@ _DELETE = "DELETE FROM measurement_days WHERE register_key = ? AND day_start >= 
 
 def _write(session: Session, key: int, low: int, high: int, days: list[Day]) -> None:
     """Replace the rows of days starting in [low, high) by `days`."""
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     raw.execute(_native(_DELETE, is_pg), (key, low, high))
     _insert(raw, is_pg, key, days)
 
@@ -195,7 +195,7 @@ def appended(session: Session, key: int, days: list[Day]) -> None:
         return
     first = days[0]
     existing = _rows(session, f"{_SELECT} WHERE register_key = ? AND day_start = ?", (key, first.start))
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     if existing:
         merged = _merge(existing[0], first)
         params = (*_row(key, merged)[2:], key, merged.start)

@@ -193,7 +193,7 @@ def insert_rows(
 READING_COLUMNS = ("register_key", "read_at", "value")
 
 
-def _driver(session: Session) -> tuple[Any, bool]:
+def driver(session: Session) -> tuple[Any, bool]:
     """The DBAPI connection of the session's transaction and whether it is PostgreSQL."""
     connection = session.connection()
     return connection.connection.driver_connection, connection.dialect.name == "postgresql"
@@ -221,7 +221,7 @@ def insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, An
 def lock_registers(session: Session, keys: Sequence[int]) -> dict[int, tuple[int | None, int | None]]:
     """Lock register rows (PostgreSQL: FOR UPDATE, in key order so writers never deadlock on
     them; SQLite already holds the database's write lock) and read their latest reading."""
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     ordered = sorted(set(keys))
     found: dict[int, tuple[int | None, int | None]] = {}
     if is_pg:
@@ -249,7 +249,7 @@ def lock_registers(session: Session, keys: Sequence[int]) -> dict[int, tuple[int
 
 def stored_range(session: Session, key: int, low: int, high: int) -> list[tuple[int, int]]:
     """Stored readings of a register with low <= instant <= high, ascending (instant, value)."""
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     mark = "%s" if is_pg else "?"
     sql = (
         f"SELECT read_at, value FROM measurements WHERE register_key = {mark}"
@@ -275,7 +275,7 @@ def holds_exactly(session: Session, key: int, instants: Sequence[int], values: S
     """True when the register's stored readings from instants[0] to instants[-1] are exactly
     these (ascending) readings: a re-sent batch. SQLite compares them as JSON text in C without
     building a Python row per reading; False means "not known to be equal" (look row by row)."""
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     if is_pg or not _JSON_FUNCTIONS or not instants:
         return False
     sent = orjson.dumps(instants).decode(), orjson.dumps(values).decode()
@@ -294,7 +294,7 @@ def insert_readings(
     given, runs once: while PostgreSQL stores a COPY's rows, else after the rows are stored; what
     it returns is returned."""
     if instants:
-        raw, is_pg = _driver(session)
+        raw, is_pg = driver(session)
         if not is_pg:
             sqlite_insert(raw, key, instants, values)
         elif len(instants) <= PG_INSERT_ROWS:
@@ -309,7 +309,7 @@ def update_readings(session: Session, key: int, instants: Sequence[int], values:
     """Replace the values of stored readings."""
     if not instants:
         return
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     if is_pg:
         with raw.cursor() as cursor:
             cursor.executemany(
@@ -327,7 +327,7 @@ def read_readings(
     session: Session, key: int, low: int | None, high: int | None, *, limit: int | None = None
 ) -> tuple[list[int], list[int]]:
     """Readings with low <= instant < high (open ends when None), ascending, as parallel lists."""
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     mark = "%s" if is_pg else "?"
     sql = f"SELECT read_at, value FROM measurements WHERE register_key = {mark}"
     params: list[Any] = [key]
@@ -351,7 +351,7 @@ def read_readings(
 
 def neighbour(session: Session, key: int, instant: int, *, before: bool) -> tuple[int, int] | None:
     """The reading at or before `instant` (before=True), or at or after it."""
-    raw, is_pg = _driver(session)
+    raw, is_pg = driver(session)
     mark = "%s" if is_pg else "?"
     comparison, order = ("<=", "DESC") if before else (">=", "ASC")
     sql = (

@@ -2,7 +2,9 @@
 insert paths) against one row per register and UTC day holding that day's readings as two
 packed arrays (a layout the server does not have; measured to size the next step).
 
-    python benchmarks/layouts.py [--registers 100] [--postgres URL]
+    python benchmarks/layouts.py [--registers 100] [--block-hours 24] [--live] [--postgres URL]
+
+A block holds a register's readings of one UTC span of `--block-hours` (a day by default).
 
 The rows are those of `compare.py`'s back-fill (registers × a year of 15-minute readings,
 10,000 per batch), one transaction per batch, with the server's durability (SQLite WAL and
@@ -13,6 +15,15 @@ day the previous batch already began is read, extended and updated, the other da
 inserted (SQLite: one multi-row INSERT; PostgreSQL: binary COPY). Only appends in order are
 measured: a real block layout would also merge, diff and keep conflicts per reading. Every
 reading is read back and compared with what was sent before a figure counts.
+
+With ``--live``, the same two layouts under live traffic instead: every register gets one new
+reading per round, each reading its own statement (as one request each stores it), one
+transaction per round (as a group of concurrent requests shares one COMMIT), for a week of
+15-minute readings and for a day of one-minute readings (a day block then grows to 1,440
+readings, about 23 KB, rewritten by each append). Rows: one INSERT per reading. Day blocks: the
+reading is appended to its day's block (PostgreSQL: one ``INSERT … ON CONFLICT DO UPDATE``
+concatenating the arrays; SQLite: the block read and written back). PostgreSQL also reports the
+WAL it wrote per reading.
 """
 
 from __future__ import annotations
@@ -50,13 +61,15 @@ def _unpacked(data: bytes) -> list[int]:
     return numbers.tolist()
 
 
-def day_blocks(instants: list[int], values: list[int]) -> list[tuple[int, bytes, bytes]]:
+def day_blocks(
+    instants: list[int], values: list[int], span_us: int = DAY_US
+) -> list[tuple[int, bytes, bytes]]:
     """(UTC day, packed instants, packed values) of ascending readings."""
     blocks = []
     start = 0
     while start < len(instants):
-        day = instants[start] // DAY_US
-        stop = bisect_left(instants, (day + 1) * DAY_US, start)
+        day = instants[start] // span_us
+        stop = bisect_left(instants, (day + 1) * span_us, start)
         blocks.append((day, _packed(instants[start:stop]), _packed(values[start:stop])))
         start = stop
     return blocks
@@ -81,8 +94,11 @@ def _extend_first_day(
     return blocks[1:]
 
 
-def sqlite_rates(batches: list[limits.Batch]) -> dict[str, float]:
-    """Readings/s into SQLite, one row per reading and day blocks, each on a fresh database."""
+Transaction = list[limits.Batch]  # what one transaction stores, batch after batch
+
+
+def sqlite_rates(transactions: list[Transaction], span_us: int = DAY_US) -> dict[str, float]:
+    """Readings/s into SQLite, one row per reading and blocks, each on a fresh database."""
     rates = {}
     for layout in ("rows", "blocks"):
         with tempfile.TemporaryDirectory(prefix="zevvy-bench-layout-") as tmp:
@@ -95,17 +111,18 @@ def sqlite_rates(batches: list[limits.Batch]) -> dict[str, float]:
             if layout == "blocks":
                 conn.execute(BLOCKS_TABLE.format(blob="BLOB") + " WITHOUT ROWID")
             started = time.perf_counter()
-            for key, instants, values in batches:
+            for transaction in transactions:
                 conn.execute("BEGIN IMMEDIATE")
-                if layout == "rows":
-                    rowstore.sqlite_insert(conn, key, instants, values)
-                else:
-                    _sqlite_blocks(conn, key, day_blocks(instants, values))
+                for key, instants, values in transaction:
+                    if layout == "rows":
+                        rowstore.sqlite_insert(conn, key, instants, values)
+                    else:
+                        _sqlite_blocks(conn, key, day_blocks(instants, values, span_us))
                 conn.execute("COMMIT")
             elapsed = time.perf_counter() - started
-            _check(batches, _read_stored(conn, layout))
+            _check(transactions, _read_stored(conn, layout))
             conn.close()
-        rates[f"sqlite_{layout}"] = sum(len(b[1]) for b in batches) / elapsed
+        rates[f"sqlite_{layout}"] = _count(transactions) / elapsed
     return rates
 
 
@@ -134,8 +151,19 @@ def _read_stored(conn: Any, layout: str) -> dict[int, tuple[list[int], list[int]
     return stored
 
 
-def postgres_rates(url: str, batches: list[limits.Batch]) -> dict[str, float]:
-    """Readings/s into PostgreSQL, one row per reading and day blocks, each in a fresh database."""
+# A single reading appended to its block in one statement, as a live request would.
+_APPEND_TO_BLOCK = (
+    "INSERT INTO reading_blocks VALUES (%s, %s, %s, %s) ON CONFLICT (register_key, day) DO UPDATE"
+    " SET instants = reading_blocks.instants || excluded.instants,"
+    " vals = reading_blocks.vals || excluded.vals"
+)
+_INSERT_ROW = "INSERT INTO measurements (register_key, read_at, value) VALUES (%s, %s, %s)"
+
+
+def postgres_rates(url: str, transactions: list[Transaction], span_us: int = DAY_US) -> dict[str, float]:
+    """Readings/s into PostgreSQL, one row per reading and blocks, each in a fresh database, and
+    the WAL bytes written per reading. A single reading is one statement (INSERT; a block's
+    upsert), more go in by binary COPY."""
     import psycopg
 
     rates = {}
@@ -146,18 +174,30 @@ def postgres_rates(url: str, batches: list[limits.Batch]) -> dict[str, float]:
             with psycopg.connect(database_url, options="-c synchronous_commit=on") as conn:
                 if layout == "blocks":
                     conn.execute(BLOCKS_TABLE.format(blob="BYTEA"))
+                wal_before = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
                 conn.commit()
                 started = time.perf_counter()
-                for key, instants, values in batches:
-                    if layout == "rows":
-                        columns = rowstore.READING_COLUMNS
-                        rowstore.pg_copy_int8(conn, "measurements", columns, (key, instants, values))
-                    else:
-                        _postgres_blocks(conn, key, day_blocks(instants, values))
+                for transaction in transactions:
+                    for key, instants, values in transaction:
+                        if layout == "rows" and len(instants) == 1:
+                            conn.execute(_INSERT_ROW, (key, instants[0], values[0]))
+                        elif layout == "rows":
+                            columns = rowstore.READING_COLUMNS
+                            rowstore.pg_copy_int8(conn, "measurements", columns, (key, instants, values))
+                        elif len(instants) == 1:
+                            block = (instants[0] // span_us, _packed(instants), _packed(values))
+                            conn.execute(_APPEND_TO_BLOCK, (key, *block))
+                        else:
+                            _postgres_blocks(conn, key, day_blocks(instants, values, span_us))
                     conn.commit()
                 elapsed = time.perf_counter() - started
-                _check(batches, _read_stored(conn, layout))
-        rates[f"postgresql_{layout}"] = sum(len(b[1]) for b in batches) / elapsed
+                wal = conn.execute(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", (wal_before,)
+                ).fetchone()[0]
+                conn.commit()
+                _check(transactions, _read_stored(conn, layout))
+        rates[f"postgresql_{layout}"] = _count(transactions) / elapsed
+        rates[f"postgresql_{layout}_wal_bytes"] = float(wal) / _count(transactions)
     return rates
 
 
@@ -172,9 +212,24 @@ def _postgres_blocks(conn: Any, key: int, blocks: list[tuple[int, bytes, bytes]]
             copy.write_row((key, day, instants, values))
 
 
-def _check(batches: list[limits.Batch], stored: dict[int, tuple[list[int], list[int]]]) -> None:
+def live_transactions(registers: int, step_s: int, days: int) -> list[Transaction]:
+    """Rounds of live readings, one transaction each: every register one reading per `step_s`
+    seconds from 2025-01-01 (cumulative counters), for `days` days."""
+    start = compare.START_S * 1_000_000
+    rounds = []
+    for n in range(days * 86_400 // step_s):
+        instant = start + n * step_s * 1_000_000
+        rounds.append([(key, [instant], [(n + key) * 250_000]) for key in range(1, registers + 1)])
+    return rounds
+
+
+def _count(transactions: list[Transaction]) -> int:
+    return sum(len(batch[1]) for transaction in transactions for batch in transaction)
+
+
+def _check(transactions: list[Transaction], stored: dict[int, tuple[list[int], list[int]]]) -> None:
     sent: dict[int, tuple[list[int], list[int]]] = {}
-    for key, instants, values in batches:
+    for key, instants, values in chain.from_iterable(transactions):
         entry = sent.setdefault(key, ([], []))
         entry[0].extend(instants)
         entry[1].extend(values)
@@ -190,20 +245,58 @@ def main() -> None:
     parser.add_argument("--registers", type=int, default=100)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--postgres")
+    parser.add_argument("--live", action="store_true", help="live rounds instead of the back-fill")
+    parser.add_argument(
+        "--block-hours", type=int, default=24, help="the UTC span of a block (a divisor of 24)"
+    )
     args = parser.parse_args()
+    if args.block_hours <= 0 or 24 % args.block_hours:
+        parser.error("--block-hours must divide 24")
+    span_us = args.block_hours * 3_600_000_000
+    if args.live:
+        live_main(args.registers, args.postgres, span_us)
+        return
     data = compare.Dataset(args.registers, args.batch)
-    batches = compare.limit_batches(data)
-    rates = sqlite_rates(batches)
+    transactions = [[batch] for batch in compare.limit_batches(data)]
+    rates = sqlite_rates(transactions, span_us)
     if args.postgres:
-        rates.update(postgres_rates(args.postgres, batches))
-    count = sum(len(b[1]) for b in batches)
+        rates.update(postgres_rates(args.postgres, transactions, span_us))
+    count = _count(transactions)
     print(f"{args.registers} registers, {count:,} readings, {args.batch:,} per transaction")
     for name, rate in rates.items():
-        print(f"  {name:20s} {rate:12,.0f} readings/s")
+        unit = "bytes of WAL per reading" if name.endswith("_wal_bytes") else "readings/s"
+        print(f"  {name:28s} {rate:12,.0f} {unit}")
     for database in ("sqlite", "postgresql"):
         if f"{database}_rows" in rates:
             ratio = rates[f"{database}_blocks"] / rates[f"{database}_rows"]
-            print(f"  {database}: day blocks {ratio:.1f}× one row per reading")
+            print(f"  {database}: {span_us // 3_600_000_000} h blocks {ratio:.1f}× one row per reading")
+
+
+def live_main(registers: int, postgres: str | None, span_us: int) -> None:
+    """Live rounds at two cadences on SQLite and, with `postgres`, on PostgreSQL; print the rates."""
+    for label, step_s, days in (
+        ("15-minute readings, 7 days", 900, 7),
+        ("one-minute readings, 1 day", 60, 1),
+    ):
+        rounds = live_transactions(registers, step_s, days)
+        rates = sqlite_rates(rounds, span_us)
+        if postgres:
+            rates.update(postgres_rates(postgres, rounds, span_us))
+        print(f"live: {registers} registers, {label}: {len(rounds):,} rounds, one transaction each")
+        for database in ("sqlite", "postgresql"):
+            if f"{database}_rows" not in rates:
+                continue
+            rows, blocks = rates[f"{database}_rows"], rates[f"{database}_blocks"]
+            line = (
+                f"  {database:10s} rows {rows:9,.0f} readings/s,"
+                f" {span_us // 3_600_000_000} h blocks {blocks:9,.0f} ({blocks / rows:.2f}×)"
+            )
+            if database == "postgresql":
+                line += (
+                    f"; WAL per reading: rows {rates['postgresql_rows_wal_bytes']:,.0f} B,"
+                    f" blocks {rates['postgresql_blocks_wal_bytes']:,.0f} B"
+                )
+            print(line)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What the storage layout costs, in-process: one row per reading (the server's schema and its
-insert paths) against one row per register and UTC day holding that day's readings as two
-packed arrays (a layout the server does not have; measured to size the next step).
+insert paths) against one row per register and UTC block of time (a day by default) holding
+that block's readings as two packed arrays (a layout the server does not have; measured to size
+the next step).
 
     python benchmarks/layouts.py [--registers 100] [--block-hours 24] [--live] [--postgres URL]
 
@@ -10,8 +11,8 @@ The rows are those of `compare.py`'s back-fill (registers × a year of 15-minute
 10,000 per batch), one transaction per batch, with the server's durability (SQLite WAL and
 ``synchronous=FULL``; PostgreSQL ``synchronous_commit=on``). One row per reading goes in through
 the server's own functions: `rowstore.sqlite_insert` (multi-row INSERT statements) and
-`rowstore.pg_copy_int8` (binary COPY). Day blocks: a batch's readings are split by UTC day; a
-day the previous batch already began is read, extended and updated, the other days are
+`rowstore.pg_copy_int8` (binary COPY). Blocks: a batch's readings are split by UTC block; a
+block the previous batch already began is read, extended and updated, the other blocks are
 inserted (SQLite: one multi-row INSERT; PostgreSQL: binary COPY). Only appends in order are
 measured: a real block layout would also merge, diff and keep conflicts per reading. Every
 reading is read back and compared with what was sent before a figure counts.
@@ -21,7 +22,7 @@ reading per round, each reading its own statement (as one request each stores it
 transaction per round (as a group of concurrent requests shares one COMMIT), for a week of
 15-minute readings and for a day of one-minute readings (a day block then grows to 1,440
 readings, about 23 KB, rewritten by each append). Rows: one INSERT per reading. Day blocks: the
-reading is appended to its day's block (PostgreSQL: one ``INSERT … ON CONFLICT DO UPDATE``
+reading is appended to its block (PostgreSQL: one ``INSERT … ON CONFLICT DO UPDATE``
 concatenating the arrays; SQLite: the block read and written back). PostgreSQL also reports the
 WAL it wrote per reading.
 """
@@ -44,10 +45,9 @@ from harness import throwaway_database
 
 from zevvy_server.metering import rowstore
 
-DAY_US = 86_400 * 1_000_000
 BLOCKS_TABLE = (
-    "CREATE TABLE reading_blocks (register_key BIGINT NOT NULL, day BIGINT NOT NULL,"
-    " instants {blob} NOT NULL, vals {blob} NOT NULL, PRIMARY KEY (register_key, day))"
+    "CREATE TABLE reading_blocks (register_key BIGINT NOT NULL, block BIGINT NOT NULL,"
+    " instants {blob} NOT NULL, vals {blob} NOT NULL, PRIMARY KEY (register_key, block))"
 )
 
 
@@ -61,35 +61,34 @@ def _unpacked(data: bytes) -> list[int]:
     return numbers.tolist()
 
 
-def day_blocks(
-    instants: list[int], values: list[int], span_us: int = DAY_US
-) -> list[tuple[int, bytes, bytes]]:
-    """(UTC day, packed instants, packed values) of ascending readings."""
+def span_blocks(instants: list[int], values: list[int], span_us: int) -> list[tuple[int, bytes, bytes]]:
+    """(number of the UTC block of `span_us`, packed instants, packed values) of ascending
+    readings: one per block they fall in."""
     blocks = []
     start = 0
     while start < len(instants):
-        day = instants[start] // span_us
-        stop = bisect_left(instants, (day + 1) * span_us, start)
-        blocks.append((day, _packed(instants[start:stop]), _packed(values[start:stop])))
+        number = instants[start] // span_us
+        stop = bisect_left(instants, (number + 1) * span_us, start)
+        blocks.append((number, _packed(instants[start:stop]), _packed(values[start:stop])))
         start = stop
     return blocks
 
 
-def _extend_first_day(
+def _extend_first_block(
     conn: Any, key: int, blocks: list[tuple[int, bytes, bytes]], mark: str, lock: str = ""
 ) -> list[tuple[int, bytes, bytes]]:
-    """When the batch's first day is stored already (the batch before began it), append to that
-    block in place; the blocks left to insert. `mark` is the driver's placeholder."""
-    day, instants, values = blocks[0]
+    """When the batch's first block is stored already (the batch before began it), append to it
+    in place; the blocks left to insert. `mark` is the driver's placeholder."""
+    number, instants, values = blocks[0]
     found = conn.execute(
-        f"SELECT instants, vals FROM reading_blocks WHERE register_key = {mark} AND day = {mark}{lock}",
-        (key, day),
+        f"SELECT instants, vals FROM reading_blocks WHERE register_key = {mark} AND block = {mark}{lock}",
+        (key, number),
     ).fetchone()
     if not found:
         return blocks
     conn.execute(
-        f"UPDATE reading_blocks SET instants = {mark}, vals = {mark} WHERE register_key = {mark} AND day = {mark}",
-        (bytes(found[0]) + instants, bytes(found[1]) + values, key, day),
+        f"UPDATE reading_blocks SET instants = {mark}, vals = {mark} WHERE register_key = {mark} AND block = {mark}",
+        (bytes(found[0]) + instants, bytes(found[1]) + values, key, number),
     )
     return blocks[1:]
 
@@ -97,7 +96,7 @@ def _extend_first_day(
 Transaction = list[limits.Batch]  # what one transaction stores, batch after batch
 
 
-def sqlite_rates(transactions: list[Transaction], span_us: int = DAY_US) -> dict[str, float]:
+def sqlite_rates(transactions: list[Transaction], span_us: int) -> dict[str, float]:
     """Readings/s into SQLite, one row per reading and blocks, each on a fresh database."""
     rates = {}
     for layout in ("rows", "blocks"):
@@ -117,7 +116,7 @@ def sqlite_rates(transactions: list[Transaction], span_us: int = DAY_US) -> dict
                     if layout == "rows":
                         rowstore.sqlite_insert(conn, key, instants, values)
                     else:
-                        _sqlite_blocks(conn, key, day_blocks(instants, values, span_us))
+                        _sqlite_blocks(conn, key, span_blocks(instants, values, span_us))
                 conn.execute("COMMIT")
             elapsed = time.perf_counter() - started
             _check(transactions, _read_stored(conn, layout))
@@ -127,7 +126,7 @@ def sqlite_rates(transactions: list[Transaction], span_us: int = DAY_US) -> dict
 
 
 def _sqlite_blocks(conn: sqlite3.Connection, key: int, blocks: list[tuple[int, bytes, bytes]]) -> None:
-    blocks = _extend_first_day(conn, key, blocks, "?")
+    blocks = _extend_first_block(conn, key, blocks, "?")
     if blocks:
         sql = "INSERT INTO reading_blocks VALUES " + ",".join(["(?1,?,?,?)"] * len(blocks))
         conn.execute(sql, [key, *chain.from_iterable(blocks)])
@@ -143,7 +142,7 @@ def _read_stored(conn: Any, layout: str) -> dict[int, tuple[list[int], list[int]
             entry[0].append(instant)
             entry[1].append(value)
         return stored
-    sql = "SELECT register_key, instants, vals FROM reading_blocks ORDER BY register_key, day"
+    sql = "SELECT register_key, instants, vals FROM reading_blocks ORDER BY register_key, block"
     for key, instants, values in conn.execute(sql):
         entry = stored.setdefault(key, ([], []))
         entry[0].extend(_unpacked(instants))
@@ -153,14 +152,14 @@ def _read_stored(conn: Any, layout: str) -> dict[int, tuple[list[int], list[int]
 
 # A single reading appended to its block in one statement, as a live request would.
 _APPEND_TO_BLOCK = (
-    "INSERT INTO reading_blocks VALUES (%s, %s, %s, %s) ON CONFLICT (register_key, day) DO UPDATE"
+    "INSERT INTO reading_blocks VALUES (%s, %s, %s, %s) ON CONFLICT (register_key, block) DO UPDATE"
     " SET instants = reading_blocks.instants || excluded.instants,"
     " vals = reading_blocks.vals || excluded.vals"
 )
 _INSERT_ROW = "INSERT INTO measurements (register_key, read_at, value) VALUES (%s, %s, %s)"
 
 
-def postgres_rates(url: str, transactions: list[Transaction], span_us: int = DAY_US) -> dict[str, float]:
+def postgres_rates(url: str, transactions: list[Transaction], span_us: int) -> dict[str, float]:
     """Readings/s into PostgreSQL, one row per reading and blocks, each in a fresh database, and
     the WAL bytes written per reading. A single reading is one statement (INSERT; a block's
     upsert), more go in by binary COPY."""
@@ -188,7 +187,7 @@ def postgres_rates(url: str, transactions: list[Transaction], span_us: int = DAY
                             block = (instants[0] // span_us, _packed(instants), _packed(values))
                             conn.execute(_APPEND_TO_BLOCK, (key, *block))
                         else:
-                            _postgres_blocks(conn, key, day_blocks(instants, values, span_us))
+                            _postgres_blocks(conn, key, span_blocks(instants, values, span_us))
                     conn.commit()
                 elapsed = time.perf_counter() - started
                 wal = conn.execute(
@@ -202,14 +201,14 @@ def postgres_rates(url: str, transactions: list[Transaction], span_us: int = DAY
 
 
 def _postgres_blocks(conn: Any, key: int, blocks: list[tuple[int, bytes, bytes]]) -> None:
-    blocks = _extend_first_day(conn, key, blocks, "%s", " FOR UPDATE")
+    blocks = _extend_first_block(conn, key, blocks, "%s", " FOR UPDATE")
     with (
         conn.cursor() as cursor,
         cursor.copy("COPY reading_blocks FROM STDIN (FORMAT BINARY)") as copy,
     ):
         copy.set_types(["int8", "int8", "bytea", "bytea"])
-        for day, instants, values in blocks:
-            copy.write_row((key, day, instants, values))
+        for number, instants, values in blocks:
+            copy.write_row((key, number, instants, values))
 
 
 def live_transactions(registers: int, step_s: int, days: int) -> list[Transaction]:

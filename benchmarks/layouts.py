@@ -10,8 +10,8 @@ A block holds a register's readings of one UTC span of `--block-hours` (a day by
 The rows are those of `compare.py`'s back-fill (registers × a year of 15-minute readings,
 10,000 per batch), one transaction per batch, with the server's durability (SQLite WAL and
 ``synchronous=FULL``; PostgreSQL ``synchronous_commit=on``). One row per reading goes in through
-the server's own functions: `rowstore.sqlite_insert` (multi-row INSERT statements) and
-`rowstore.pg_copy_int8` (binary COPY). Blocks: a batch's readings are split by UTC block; a
+`rowstore.sqlite_insert` (multi-row INSERT statements, the server's SQLite path) and a binary
+COPY built by byte slicing (`_pg_copy_rows`, what the server did before it kept blocks). Blocks: a batch's readings are split by UTC block; a
 block the previous batch already began is read, extended and updated, the other blocks are
 inserted (SQLite: one multi-row INSERT; PostgreSQL: binary COPY). Only appends in order are
 measured: a real block layout would also merge, diff and keep conflicts per reading. Every
@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import struct
+import sys
 import tempfile
 import time
 from array import array
@@ -53,6 +55,33 @@ BLOCKS_TABLE = (
 
 def _packed(numbers: list[int]) -> bytes:
     return array("q", numbers).tobytes()
+
+
+def _pg_copy_rows(conn: Any, key: int, instants: list[int], values: list[int]) -> None:
+    """One row per reading by binary COPY, the rows built by slicing instead of row by row: a
+    template row repeated, then each byte of each column's big-endian numbers placed with one
+    strided slice assignment."""
+    fields: list[int | list[int]] = [key, instants, values]
+    width = 2 + 12 * len(fields)
+    template = struct.pack(">h", len(fields)) + b"".join(
+        struct.pack(">iq", 8, field if isinstance(field, int) else 0) for field in fields
+    )
+    out = bytearray(template * len(instants))
+    for index, field in enumerate(fields):
+        if isinstance(field, int):
+            continue
+        numbers = array("q", field)
+        if sys.byteorder == "little":
+            numbers.byteswap()
+        data = numbers.tobytes()
+        offset = 6 + 12 * index  # past the field count, the earlier fields and this length
+        for byte in range(8):
+            out[offset + byte :: width] = data[byte::8]
+    with (
+        conn.cursor() as cursor,
+        cursor.copy("COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + bytes(out) + b"\xff\xff")
 
 
 def _unpacked(data: bytes) -> list[int]:
@@ -181,8 +210,7 @@ def postgres_rates(url: str, transactions: list[Transaction], span_us: int) -> d
                         if layout == "rows" and len(instants) == 1:
                             conn.execute(_INSERT_ROW, (key, instants[0], values[0]))
                         elif layout == "rows":
-                            columns = rowstore.READING_COLUMNS
-                            rowstore.pg_copy_int8(conn, "measurements", columns, (key, instants, values))
+                            _pg_copy_rows(conn, key, instants, values)
                         elif len(instants) == 1:
                             block = (instants[0] // span_us, _packed(instants), _packed(values))
                             conn.execute(_APPEND_TO_BLOCK, (key, *block))

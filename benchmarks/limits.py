@@ -1,6 +1,10 @@
 """The storage's own limits, in-process: the same rows, our schema, our value encoding (epoch µs,
 micro-units) and our durability (SQLite WAL + ``synchronous=FULL``; PostgreSQL
 ``synchronous_commit=on``), through the database driver alone, one transaction per batch.
+
+Our schema is one row per reading on SQLite and blocks of readings on PostgreSQL (see the
+server's `blockstore`); PostgreSQL is also measured with one row per reading (a binary COPY and
+two merges into the row table), the layout it had before and the one plain SQL reads best.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from zevvy_server.metering import rowstore
-from zevvy_server.metering.models import Measurement
+from zevvy_server.metering import blockstore, rowstore
+from zevvy_server.metering.models import Measurement, MeasurementBlock
 
 Batch = tuple[int, list[int], list[int]]  # (register key, instants µs, values µ-units)
 
@@ -23,6 +27,7 @@ def _schema(url: str) -> None:
     engine = create_engine(url)
     try:
         Measurement.__table__.create(engine)  # type: ignore[attr-defined]
+        MeasurementBlock.__table__.create(engine)  # type: ignore[attr-defined]
     finally:
         engine.dispose()
 
@@ -101,17 +106,43 @@ def postgres_copy(database_url: str, batches: list[Batch]) -> float:
                     copy.write_row(row)
             rows += len(instants)
         elapsed = time.perf_counter() - started
-        conn.execute("DROP TABLE measurements")
+        conn.execute("DROP TABLE measurements, measurement_blocks")
+        conn.commit()
+    return rows / elapsed
+
+
+def postgres_blocks(database_url: str, batches: list[Batch]) -> float:
+    """Readings/s stored as our blocks through the server's own block functions
+    (`blockstore.insert`, appending), one transaction per batch; every reading read back."""
+    import psycopg
+
+    _schema(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    rows = 0
+    with psycopg.connect(database_url, options="-c synchronous_commit=on") as conn:
+        started = time.perf_counter()
+        for key, instants, values in batches:
+            with conn.transaction():
+                blockstore.insert(conn, key, instants, values, appending=True)
+            rows += len(instants)
+        elapsed = time.perf_counter() - started
+        for key in {b[0] for b in batches}:
+            stored = blockstore.read(conn, key, rowstore.LOWEST, rowstore.HIGHEST, None)
+            sent = [b for b in batches if b[0] == key]
+            if stored != ([t for b in sent for t in b[1]], [v for b in sent for v in b[2]]):
+                raise AssertionError(f"PostgreSQL blocks: register {key} not stored as sent")
+        conn.execute("DROP TABLE measurements, measurement_blocks")
         conn.commit()
     return rows / elapsed
 
 
 def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
-    """Rows/s of two merges with the full per-row outcome (created / unchanged / changed), on
-    batches that overlap stored rows: (a) COPY into a temporary table and one set-based
-    statement; (b) SELECT the batch's range, diff in Python (a batch that begins with exactly
-    the stored rows split by one list comparison, as the server does), COPY only the new rows. Each batch
-    runs after locking its register (as the server does) in its own transaction."""
+    """Rows/s of three merges with the full per-row outcome (created / unchanged / changed), on
+    batches that overlap stored readings. Into one row per reading: (a) COPY into a temporary
+    table and one set-based statement; (b) SELECT the batch's range, diff in Python (a batch
+    that begins with exactly the stored rows split by one list comparison, as the server does),
+    COPY only the new rows. Into our blocks: (c) the same diff on the blocks' readings, then the
+    new readings stored by `blockstore.insert`. Each batch runs after locking its register (as
+    the server does) in its own transaction."""
     import psycopg
 
     _schema(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -119,8 +150,8 @@ def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
     with psycopg.connect(database_url, options="-c synchronous_commit=on") as conn:
         conn.execute("CREATE TEMP TABLE incoming (read_at bigint, value bigint) ON COMMIT DELETE ROWS")
         conn.commit()
-        for name in ("temp_table_merge", "select_diff_copy"):
-            conn.execute("TRUNCATE measurements")
+        for name in ("temp_table_merge", "select_diff_copy", "block_merge"):
+            conn.execute("TRUNCATE measurements, measurement_blocks")
             conn.commit()
             rows = 0
             started = time.perf_counter()
@@ -141,6 +172,8 @@ def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
                             {"k": key, "lo": instants[0], "hi": instants[-1]},
                         )
                         cur.fetchall()
+                    elif name == "block_merge":
+                        _block_merge(conn, key, instants, values)
                     else:
                         cur.execute(
                             "SELECT read_at, value FROM measurements WHERE register_key = %s"
@@ -172,6 +205,23 @@ def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
                                     copy.write_row(row)
                 rows += len(instants)
             rates[name] = rows / (time.perf_counter() - started)
-        conn.execute("DROP TABLE measurements")
+        conn.execute("DROP TABLE measurements, measurement_blocks")
         conn.commit()
     return rates
+
+
+def _block_merge(conn: object, key: int, instants: list[int], values: list[int]) -> None:
+    """One batch merged into our blocks with the per-reading outcome, as the server's ingest
+    does on PostgreSQL: the stored readings of the batch's range, then only the new ones stored."""
+    held_instants, held_values = blockstore.read(conn, key, instants[0], instants[-1], None)
+    held = len(held_instants)
+    if 0 < held < len(instants) and held_instants == instants[:held] and held_values == values[:held]:
+        new_instants, new_values = instants[held:], values[held:]  # begins with the stored readings
+    else:
+        stored = dict(zip(held_instants, held_values, strict=True))
+        new = [(t, v) for t, v in zip(instants, values, strict=True) if t not in stored]
+        changed = [t for t, v in zip(instants, values, strict=True) if stored.get(t, v) != v]
+        del changed
+        new_instants, new_values = [t for t, _ in new], [v for _, v in new]
+    appending = not held_instants or new_instants[:1] > held_instants[-1:]
+    blockstore.insert(conn, key, new_instants, new_values, appending=bool(appending))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from zevvy_server.clock import Clock
 from zevvy_server.identity.service import IdentityService
+from zevvy_server.metering import rowstore
 from zevvy_server.metering.common import (
     MAX_NAME,
     MAX_REFERENCE,
@@ -27,7 +28,6 @@ from zevvy_server.metering.errors import DeviceHasData, DeviceNotFound, NameTake
 from zevvy_server.metering.models import (
     Assignment,
     Device,
-    Measurement,
     MeasurementConflict,
     MeasurementRevision,
     Register,
@@ -75,16 +75,15 @@ def status_expression(now_us: int) -> ColumnElement[str]:
 
 def data_counts(session: Session, register_keys: list[int]) -> int:
     """How many readings these registers hold."""
-    if not register_keys:
-        return 0
-    return int(session.scalar(select(func.count()).where(Measurement.register_key.in_(register_keys))) or 0)
+    return rowstore.count_readings(session, register_keys)
 
 
 def delete_register_data(session: Session, register_keys: list[int]) -> None:
     """Remove readings, revisions and conflicts of registers (there is no cascading key)."""
     if not register_keys:
         return
-    for table in (Measurement, MeasurementRevision, MeasurementConflict):
+    rowstore.delete_readings(session, register_keys)
+    for table in (MeasurementRevision, MeasurementConflict):
         session.execute(delete(table).where(table.register_key.in_(register_keys)))
 
 

@@ -289,7 +289,9 @@ class IngestService:
         summarize = (
             partial(rollup.summarize, new_instants, new_values) if appends and not overwrites else None
         )
-        days = rowstore.insert_readings(self.session, key, new_instants, new_values, summarize)
+        days = rowstore.insert_readings(
+            self.session, key, new_instants, new_values, summarize, appending=appends
+        )
         touched = [new_instants[-1]] if new_instants else []
         if overwrites:
             self._overwrite(actor, register, changed, import_id)

@@ -5,9 +5,12 @@ micro-units (millionths), so sums are exact on both databases. Registers carry a
 ``key`` beside their public UUID; the measurements table uses it, which keeps its primary key
 (register, instant) small. The API only ever shows UUIDs.
 
-The measurements table has no foreign key on purpose: SQLite would check it for every inserted
-reading, and a time-partitioned PostgreSQL table handles foreign keys poorly. The services delete
-a register's readings explicitly with the register.
+Readings are stored one row per reading on SQLite (``measurements``) and in blocks of up to 100
+consecutive readings on PostgreSQL (``measurement_blocks``, see `blockstore`); both tables exist
+on both databases so that the schema is one, and each database leaves the other table empty.
+`rowstore` is the only code that reads or writes either. Neither has a foreign key on purpose:
+SQLite would check it for every inserted reading. The services delete a register's readings
+explicitly with the register.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zevvy_server.storage.base import Base
@@ -77,7 +80,8 @@ class Register(Base):
 
 
 class Measurement(Base):
-    """One reading: a register's value at an instant (µs since the epoch, micro-units)."""
+    """One reading: a register's value at an instant (µs since the epoch, micro-units). SQLite's
+    layout; empty on PostgreSQL."""
 
     __tablename__ = "measurements"
     __table_args__ = ({"sqlite_with_rowid": False},)
@@ -85,6 +89,21 @@ class Measurement(Base):
     register_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     read_at: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class MeasurementBlock(Base):
+    """Up to 100 consecutive readings of a register: their instants and values as big-endian
+    64-bit integers packed into bytes (see `blockstore`). PostgreSQL's layout; empty on SQLite."""
+
+    __tablename__ = "measurement_blocks"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    register_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_at: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_at: Mapped[int] = mapped_column(BigInteger)
+    readings: Mapped[int] = mapped_column(Integer)
+    instant_bytes: Mapped[bytes] = mapped_column(LargeBinary)
+    value_bytes: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class MeasurementDay(Base):

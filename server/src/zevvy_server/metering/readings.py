@@ -22,7 +22,6 @@ from zevvy_server.metering.errors import ConflictNotFound, ConflictResolved, inv
 from zevvy_server.metering.models import (
     Device,
     ImportBatch,
-    Measurement,
     MeasurementConflict,
     MeasurementRevision,
     Register,
@@ -141,15 +140,7 @@ class ReadingService:
         register = self.registers.get(actor, register_id)
         size = check_limit(limit)
         after = decode_cursor("conflicts", cursor, int, int)
-        query = (
-            select(MeasurementConflict, Measurement.value)
-            .outerjoin(
-                Measurement,
-                (Measurement.register_key == MeasurementConflict.register_key)
-                & (Measurement.read_at == MeasurementConflict.read_at),
-            )
-            .where(MeasurementConflict.register_key == register.key)
-        )
+        query = select(MeasurementConflict).where(MeasurementConflict.register_key == register.key)
         if status != "all":
             query = query.where(MeasurementConflict.status == status)
         if after is not None:
@@ -157,10 +148,11 @@ class ReadingService:
                 (MeasurementConflict.read_at > after[0])
                 | ((MeasurementConflict.read_at == after[0]) & (MeasurementConflict.sent_value > after[1]))
             )
-        rows = self.session.execute(
+        rows = self.session.scalars(
             query.order_by(MeasurementConflict.read_at, MeasurementConflict.sent_value).limit(size + 1)
         ).all()
-        views = [ConflictView(row[0], row[1]) for row in rows]
+        stored = rowstore.values_at(self.session, register.key, [row.read_at for row in rows])
+        views = [ConflictView(row, stored.get(row.read_at)) for row in rows]
         return _page(views, size, "conflicts", lambda v: [v.conflict.read_at, v.conflict.sent_value])
 
     def decide(
@@ -180,11 +172,7 @@ class ReadingService:
         if conflict.status != "open":
             raise ConflictResolved(conflict.status)
         now = self.clock.now()
-        stored = self.session.scalar(
-            select(Measurement.value).where(
-                Measurement.register_key == register.key, Measurement.read_at == conflict.read_at
-            )
-        )
+        stored = rowstore.values_at(self.session, register.key, [conflict.read_at]).get(conflict.read_at)
         if accept:
             if stored is None:
                 rowstore.insert_readings(

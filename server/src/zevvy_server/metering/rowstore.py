@@ -1,17 +1,15 @@
-"""The readings table through the database driver, for the ingest hot path and bulk reads.
+"""Stored readings through the database driver: the only code that reads or writes them.
 
-Readings travel as parallel lists of integers; no ORM object is built per reading. SQLite gets
-multi-row ``INSERT … VALUES`` statements of 8,192 and 1,024 rows (inside the caller's ``BEGIN
-IMMEDIATE`` transaction), PostgreSQL a binary ``COPY`` (inside the caller's transaction, after the
-caller has locked the register row); the daily summaries go the same ways (`insert_rows`).
+Readings travel as parallel lists of integers; no ORM object is built per reading. SQLite keeps
+one row per reading (``measurements``) and gets multi-row ``INSERT … VALUES`` statements of 8,192
+and 1,024 rows (inside the caller's ``BEGIN IMMEDIATE`` transaction); PostgreSQL keeps blocks of
+readings (`blockstore`, inside the caller's transaction, after the caller has locked the register
+row). Other tables' rows in bulk, such as the daily summaries, go through `insert_rows`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import struct
-import sys
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,6 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
+from zevvy_server.metering import blockstore
+
 T = TypeVar("T")
 
 # Rows per SQLite INSERT statement, largest first. One statement of many rows runs the insert
@@ -34,10 +34,6 @@ T = TypeVar("T")
 # holds about 1.5 MB); only the last, shorter statement has a size of its own. The build's
 # bound-parameter limit caps them (999 parameters before SQLite 3.32).
 STATEMENT_ROWS = (8_192, 1_024)
-
-# Rows per piece of a PostgreSQL COPY of readings built by `int8_copy_rows` (about 76 KiB): each
-# piece goes out as soon as it is built, as psycopg's own row-by-row writing sends its buffer.
-COPY_CHUNK_ROWS = 2_048
 
 
 @lru_cache(maxsize=64)
@@ -101,58 +97,6 @@ def _pg_copy(
             write_row(row)
 
 
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
-_COPY_TRAILER = b"\xff\xff"
-
-
-def int8_copy_rows(fields: Sequence[int | Sequence[int]], start: int, stop: int) -> bytearray:
-    """Rows [start, stop) in PostgreSQL's binary COPY format, every field a non-null int8; a
-    field is a column (one value per row) or one value for every row.
-
-    Built by slicing instead of formatting row by row: a template row repeated, then each byte
-    of each column's big-endian numbers placed with one strided slice assignment (a COPY of
-    10,000 readings: 2.0-2.5 ms of CPU against 4.9 ms through psycopg's `write_row`). A value
-    outside 64 bits raises OverflowError.
-    """
-    width = 2 + 12 * len(fields)
-    template = struct.pack(">h", len(fields)) + b"".join(
-        struct.pack(">iq", 8, field if isinstance(field, int) else 0) for field in fields
-    )
-    out = bytearray(template * (stop - start))
-    for index, field in enumerate(fields):
-        if isinstance(field, int):
-            continue
-        numbers = array("q", field[start:stop])
-        if sys.byteorder == "little":
-            numbers.byteswap()
-        data = numbers.tobytes()
-        offset = 6 + 12 * index  # past the field count, the earlier fields and this length
-        for byte in range(8):
-            out[offset + byte :: width] = data[byte::8]
-    return out
-
-
-def pg_copy_int8(
-    connection: Any,
-    table: str,
-    columns: Sequence[str],
-    fields: Sequence[int | Sequence[int]],
-    meanwhile: Callable[[], T] | None = None,
-) -> T | None:
-    """Binary COPY of int8 `fields` (see `int8_copy_rows`) into `columns` of `table`, in the
-    caller's transaction, in pieces of `COPY_CHUNK_ROWS` rows. `meanwhile` runs once all rows
-    are sent, while PostgreSQL is still storing them (the COPY's end waits for that); what it
-    returns is returned."""
-    count = max((len(f) for f in fields if not isinstance(f, int)), default=0)
-    with _binary_copy(connection, table, columns) as copy:
-        copy.write(_COPY_HEADER)
-        for start in range(0, count, COPY_CHUNK_ROWS):
-            copy.write(int8_copy_rows(fields, start, min(start + COPY_CHUNK_ROWS, count)))
-        copy.write(_COPY_TRAILER)
-        result = None if meanwhile is None else meanwhile()
-    return result
-
-
 # Up to this many rows go to PostgreSQL as one INSERT (one round trip) instead of a COPY (two:
 # the COPY's start is answered before its data is sent): a live reading, a day's summary row.
 PG_INSERT_ROWS = 32
@@ -191,6 +135,7 @@ def insert_rows(
 
 
 READING_COLUMNS = ("register_key", "read_at", "value")
+LOWEST, HIGHEST = -(2**63), 2**63 - 1  # the instants of open ends
 
 
 def driver(session: Session) -> tuple[Any, bool]:
@@ -250,17 +195,13 @@ def lock_registers(session: Session, keys: Sequence[int]) -> dict[int, tuple[int
 def stored_range(session: Session, key: int, low: int, high: int) -> list[tuple[int, int]]:
     """Stored readings of a register with low <= instant <= high, ascending (instant, value)."""
     raw, is_pg = driver(session)
-    mark = "%s" if is_pg else "?"
+    if is_pg:
+        return list(zip(*blockstore.read(raw, key, low, high, None), strict=True))
     sql = (
-        f"SELECT read_at, value FROM measurements WHERE register_key = {mark}"
-        f" AND read_at BETWEEN {mark} AND {mark} ORDER BY read_at"
+        "SELECT read_at, value FROM measurements WHERE register_key = ?"
+        " AND read_at BETWEEN ? AND ? ORDER BY read_at"
     )
-    cursor = raw.cursor()
-    try:
-        cursor.execute(sql, (key, low, high))
-        return cursor.fetchall()  # type: ignore[no-any-return]
-    finally:
-        cursor.close()
+    return raw.execute(sql, (key, low, high)).fetchall()  # type: ignore[no-any-return]
 
 
 # json_group_array is built into SQLite from 3.38 on (earlier builds may lack it).
@@ -273,10 +214,16 @@ _SAME_READINGS = (
 
 def holds_exactly(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> bool:
     """True when the register's stored readings from instants[0] to instants[-1] are exactly
-    these (ascending) readings: a re-sent batch. SQLite compares them as JSON text in C without
-    building a Python row per reading; False means "not known to be equal" (look row by row)."""
+    these (ascending) readings: a re-sent batch. Compared without building a Python object per
+    stored reading (SQLite: as JSON text in C; PostgreSQL: the blocks' lists); False means "not
+    known to be equal" (look row by row)."""
+    if not instants:
+        return False
     raw, is_pg = driver(session)
-    if is_pg or not _JSON_FUNCTIONS or not instants:
+    if is_pg:
+        stored = blockstore.read(raw, key, instants[0], instants[-1], None)
+        return stored[0] == instants and stored[1] == values
+    if not _JSON_FUNCTIONS:
         return False
     sent = orjson.dumps(instants).decode(), orjson.dumps(values).decode()
     row = raw.execute(_SAME_READINGS, (*sent, key, instants[0], instants[-1])).fetchone()
@@ -289,19 +236,19 @@ def insert_readings(
     instants: Sequence[int],
     values: Sequence[int],
     meanwhile: Callable[[], T] | None = None,
+    *,
+    appending: bool = False,
 ) -> T | None:
-    """Store new readings (the caller made sure none of the instants is stored). `meanwhile`, if
-    given, runs once: while PostgreSQL stores a COPY's rows, else after the rows are stored; what
-    it returns is returned."""
+    """Store new readings (the caller made sure none of the instants is stored; `appending`:
+    that every stored reading is older than the first of them). `meanwhile`, if given, runs
+    once after the readings are written (on SQLite, with the statements done); what it returns
+    is returned."""
     if instants:
         raw, is_pg = driver(session)
-        if not is_pg:
-            sqlite_insert(raw, key, instants, values)
-        elif len(instants) <= PG_INSERT_ROWS:
-            rows = [(key, t, v) for t, v in zip(instants, values, strict=True)]
-            _pg_insert(raw, "measurements", READING_COLUMNS, rows)
+        if is_pg:
+            blockstore.insert(raw, key, instants, values, appending=appending)
         else:
-            return pg_copy_int8(raw, "measurements", READING_COLUMNS, (key, instants, values), meanwhile)
+            sqlite_insert(raw, key, instants, values)
     return None if meanwhile is None else meanwhile()
 
 
@@ -311,11 +258,7 @@ def update_readings(session: Session, key: int, instants: Sequence[int], values:
         return
     raw, is_pg = driver(session)
     if is_pg:
-        with raw.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE measurements SET value = %s WHERE register_key = %s AND read_at = %s",
-                list(zip(values, repeat(key), instants, strict=False)),
-            )
+        blockstore.update(raw, key, instants, values)
         return
     raw.executemany(
         "UPDATE measurements SET value = ? WHERE register_key = ? AND read_at = ?",
@@ -328,40 +271,69 @@ def read_readings(
 ) -> tuple[list[int], list[int]]:
     """Readings with low <= instant < high (open ends when None), ascending, as parallel lists."""
     raw, is_pg = driver(session)
-    mark = "%s" if is_pg else "?"
-    sql = f"SELECT read_at, value FROM measurements WHERE register_key = {mark}"
+    if is_pg:
+        low_at = LOWEST if low is None else low
+        high_at = HIGHEST if high is None else high - 1
+        return blockstore.read(raw, key, low_at, high_at, limit)
+    sql = "SELECT read_at, value FROM measurements WHERE register_key = ?"
     params: list[Any] = [key]
     if low is not None:
-        sql += f" AND read_at >= {mark}"
+        sql += " AND read_at >= ?"
         params.append(low)
     if high is not None:
-        sql += f" AND read_at < {mark}"
+        sql += " AND read_at < ?"
         params.append(high)
     sql += " ORDER BY read_at"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    cursor = raw.cursor()
-    try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = raw.execute(sql, params).fetchall()
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
 def neighbour(session: Session, key: int, instant: int, *, before: bool) -> tuple[int, int] | None:
     """The reading at or before `instant` (before=True), or at or after it."""
     raw, is_pg = driver(session)
-    mark = "%s" if is_pg else "?"
+    if is_pg:
+        return blockstore.neighbour(raw, key, instant, before=before)
     comparison, order = ("<=", "DESC") if before else (">=", "ASC")
     sql = (
-        f"SELECT read_at, value FROM measurements WHERE register_key = {mark}"
-        f" AND read_at {comparison} {mark} ORDER BY read_at {order} LIMIT 1"
+        "SELECT read_at, value FROM measurements WHERE register_key = ?"
+        f" AND read_at {comparison} ? ORDER BY read_at {order} LIMIT 1"
     )
-    cursor = raw.cursor()
-    try:
-        cursor.execute(sql, (key, instant))
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+    row = raw.execute(sql, (key, instant)).fetchone()
     return None if row is None else (row[0], row[1])
+
+
+def values_at(session: Session, key: int, instants: Sequence[int]) -> dict[int, int]:
+    """The stored values at these instants (those with none are left out)."""
+    if not instants:
+        return {}
+    wanted = set(instants)
+    stored = stored_range(session, key, min(wanted), max(wanted))
+    return {instant: value for instant, value in stored if instant in wanted}
+
+
+def count_readings(session: Session, keys: Sequence[int]) -> int:
+    """How many readings these registers hold."""
+    if not keys:
+        return 0
+    raw, is_pg = driver(session)
+    if is_pg:
+        return blockstore.count(raw, keys)
+    marks = ",".join("?" * len(keys))
+    row = raw.execute(
+        f"SELECT count(*) FROM measurements WHERE register_key IN ({marks})", list(keys)
+    ).fetchone()
+    return int(row[0])
+
+
+def delete_readings(session: Session, keys: Sequence[int]) -> None:
+    """Remove every reading of these registers."""
+    if not keys:
+        return
+    raw, is_pg = driver(session)
+    if is_pg:
+        blockstore.delete(raw, keys)
+        return
+    marks = ",".join("?" * len(keys))
+    raw.execute(f"DELETE FROM measurements WHERE register_key IN ({marks})", list(keys))

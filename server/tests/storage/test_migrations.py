@@ -39,3 +39,56 @@ def test_every_migration_downgrades_and_upgrades_again(fresh_database_url: str, 
         assert migrate.current_revision(db.engine) == migrate.head_revision()
     finally:
         db.dispose()
+
+
+def test_readings_move_into_blocks_and_back_exactly(fresh_database_url: str, tmp_path: Path) -> None:
+    """Migration 0003 keeps every reading: on PostgreSQL the rows move into blocks of at most
+    100 (read back through rowstore equal, including 64-bit extremes and negative values), and
+    downgrading moves them back into rows; on SQLite the rows stay where they are."""
+    from sqlalchemy import text
+
+    from zevvy_server.metering import blockstore, rowstore
+
+    db = Database(make_settings(fresh_database_url, tmp_path))
+    readings = {
+        1: [(n * 900_000_000, n * 1_000_000 - 5_000_000) for n in range(250)],
+        2: [(-(2**63) + 1, -(2**63)), (0, 0), (2**63 - 1, 2**63 - 1)],
+    }
+    rows = [{"k": key, "t": t, "v": v} for key, pairs in readings.items() for t, v in pairs]
+    try:
+        migrate.upgrade(db.engine, metadata, "0002")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO measurements (register_key, read_at, value) VALUES (:k, :t, :v)"), rows
+            )
+        migrate.upgrade(db.engine, metadata)
+        with db.read() as session:
+            for key, pairs in readings.items():
+                assert rowstore.read_readings(session, key, None, None) == (
+                    [t for t, _ in pairs],
+                    [v for _, v in pairs],
+                )
+            assert rowstore.count_readings(session, [1, 2]) == 253
+        with db.engine.connect() as conn:
+            in_rows = conn.execute(text("SELECT count(*) FROM measurements")).scalar_one()
+            blocks = conn.execute(
+                text("SELECT register_key, readings FROM measurement_blocks ORDER BY 1, 2")
+            ).all()
+        if db.is_sqlite:
+            assert (in_rows, blocks) == (253, [])
+        else:
+            assert in_rows == 0
+            assert sorted(blocks) == [
+                (1, 50),
+                (1, blockstore.BLOCK_READINGS),
+                (1, blockstore.BLOCK_READINGS),
+                (2, 3),
+            ]
+        migrate.downgrade(db.engine, metadata, "0002")
+        with db.engine.connect() as conn:
+            back = conn.execute(
+                text("SELECT register_key, read_at, value FROM measurements ORDER BY 1, 2")
+            ).all()
+        assert back == [(r["k"], r["t"], r["v"]) for r in rows]
+    finally:
+        db.dispose()

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from tests.api.conftest import Caller
 from tests.conftest import LiveServer, unique
 from zevvy_server.identity.models import AuditEvent
-from zevvy_server.metering.models import Device, Measurement, Register
+from zevvy_server.metering import rowstore
+from zevvy_server.metering.models import Device, Register
 from zevvy_server.storage.engine import Database
 
 
@@ -24,17 +25,9 @@ def counts(db: Database, caller: Caller) -> tuple[int, int, int]:
     org = caller.account.organization.id
     with db.read() as session:
         devices = session.scalar(select(func.count()).where(Device.organization_id == org)) or 0
-        registers = session.scalar(select(func.count()).where(Register.organization_id == org)) or 0
-        readings = (
-            session.scalar(
-                select(func.count())
-                .select_from(Measurement)
-                .join(Register, Register.key == Measurement.register_key)
-                .where(Register.organization_id == org)
-            )
-            or 0
-        )
-    return int(devices), int(registers), int(readings)
+        keys = session.scalars(select(Register.key).where(Register.organization_id == org)).all()
+        readings = rowstore.count_readings(session, keys)
+    return int(devices), len(keys), readings
 
 
 def put_readings(caller: Caller, device_ref: str, register_ref: str, count: int = 3) -> dict[str, object]:

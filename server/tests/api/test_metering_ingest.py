@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 from tests.api.conftest import Caller
 from tests.conftest import LiveServer, make_settings, unique
 from zevvy_server.app import create_app
-from zevvy_server.metering import rollup
-from zevvy_server.metering.models import Device, ImportBatch, Measurement, MeasurementConflict, Register
+from zevvy_server.metering import rollup, rowstore
+from zevvy_server.metering.models import Device, ImportBatch, MeasurementConflict, Register
 from zevvy_server.storage.engine import Database
 
 
@@ -53,9 +53,8 @@ def stored(db: Database, register_id: str) -> dict[str, Any]:
     """What the database holds for a register: readings, open conflicts and their counts."""
     with db.read() as session:
         key = session.scalar(select(Register.key).where(Register.id == uuid.UUID(register_id)))
-        readings = session.execute(
-            select(Measurement.read_at, Measurement.value).where(Measurement.register_key == key)
-        ).all()
+        assert key is not None
+        readings = zip(*rowstore.read_readings(session, key, None, None), strict=True)
         conflicts = session.execute(
             select(
                 MeasurementConflict.read_at, MeasurementConflict.sent_value, MeasurementConflict.count

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from tests.api.conftest import Caller
 from tests.conftest import LiveServer, unique
-from zevvy_server.metering.models import Measurement, MeasurementConflict, MeasurementRevision, Register
+from zevvy_server.metering import rowstore
+from zevvy_server.metering.models import MeasurementConflict, MeasurementRevision, Register
 
 
 def bulk_url(device_ref: str, register_ref: str = "r") -> str:
@@ -33,11 +34,8 @@ def db_state(live_server: LiveServer, register_id: str) -> tuple[dict[int, int],
 
     with live_server.db.read() as session:
         key = session.scalar(select(Register.key).where(Register.id == uuid.UUID(register_id)))
-        readings = dict(
-            session.execute(
-                select(Measurement.read_at, Measurement.value).where(Measurement.register_key == key)
-            ).all()
-        )
+        assert key is not None
+        readings = dict(zip(*rowstore.read_readings(session, key, None, None), strict=True))
         conflicts = [
             tuple(row)
             for row in session.execute(

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests.conftest import LiveServer, unique
 from zevvy_server.errors import InsufficientScope, PermissionDenied, RateLimited
 from zevvy_server.identity.models import Organization
-from zevvy_server.metering import bulk, rollup
+from zevvy_server.metering import blockstore, bulk, rollup, rowstore
 from zevvy_server.metering.common import Actor, decode_cursor, encode_cursor
 from zevvy_server.metering.errors import BulkInvalid
 from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn
@@ -62,12 +62,10 @@ def ingest(
 
 
 def readings(db: Database, register_key: int) -> dict[int, int]:
-    """Stored readings of a register."""
+    """Stored readings of a register, by hour and in units."""
     with db.read() as session:
-        rows = session.execute(
-            select(Measurement.read_at, Measurement.value).where(Measurement.register_key == register_key)
-        ).all()
-    return {(t - T0) // HOUR: v // 1_000_000 for t, v in rows}
+        instants, values = rowstore.read_readings(session, register_key, None, None)
+    return {(t - T0) // HOUR: v // 1_000_000 for t, v in zip(instants, values, strict=True)}
 
 
 def test_rows_are_created_unchanged_or_conflicting(live_server: LiveServer, actor: Actor) -> None:
@@ -276,26 +274,25 @@ def test_cursors_are_bound_to_their_list_and_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("statement_rows", "copy_rows", "pg_insert_rows"),
-    [((8_192, 1_024), 2_048, 32), ((3, 2), 3, 0)],
-    ids=["one-statement", "several-statements"],
+    ("statement_rows", "block_readings", "insert_blocks"),
+    [((8_192, 1_024), 100, 8), ((3, 2), 2, 8), ((3, 2), 2, 1)],
+    ids=["one-statement", "several-statements", "several-statements-copied"],
 )
 def test_new_readings_are_stored_exactly_whatever_the_statement_size(
     live_server: LiveServer,
     actor: Actor,
     monkeypatch: pytest.MonkeyPatch,
     statement_rows: tuple[int, ...],
-    copy_rows: int,
-    pg_insert_rows: int,
+    block_readings: int,
+    insert_blocks: int,
 ) -> None:
     """SQLite stores new readings through multi-row INSERT statements (the last one shorter),
-    PostgreSQL through one INSERT (a few readings) or a binary COPY sent in pieces; every 64-bit
-    value and instant arrives exactly, on either backend."""
-    from zevvy_server.metering import rowstore
-
+    PostgreSQL as blocks of readings: one INSERT of one block or of several, or a binary COPY
+    of the blocks when there are more than `INSERT_BLOCKS`; every value and instant arrives
+    exactly, on either backend."""
     monkeypatch.setattr(rowstore, "STATEMENT_ROWS", statement_rows)
-    monkeypatch.setattr(rowstore, "COPY_CHUNK_ROWS", copy_rows)
-    monkeypatch.setattr(rowstore, "PG_INSERT_ROWS", pg_insert_rows)
+    monkeypatch.setattr(blockstore, "BLOCK_READINGS", block_readings)
+    monkeypatch.setattr(blockstore, "INSERT_BLOCKS", insert_blocks)
     extremes = [
         (0, 999_999_999_999),
         (1, -999_999_999_999),
@@ -310,6 +307,13 @@ def test_new_readings_are_stored_exactly_whatever_the_statement_size(
     register = outcome.resolved.register
     assert register is not None
     assert readings(live_server.db, register.key) == dict(extremes)
+    if not live_server.db.is_sqlite:
+        with live_server.db.read() as session:
+            blocks = session.scalar(
+                text("SELECT count(*) FROM measurement_blocks WHERE register_key = :key"),
+                {"key": register.key},
+            )
+        assert blocks == -(-len(extremes) // block_readings)
 
 
 def _wait_for_a_lock_wait(db: Database) -> None:
@@ -356,60 +360,49 @@ def test_an_append_that_waited_for_another_merges_into_the_days_row_that_one_lef
     )
 
 
-@pytest.mark.parametrize("count", [5, 100], ids=["few", "many"])
-def test_work_given_to_insert_readings_runs_once_while_a_copy_is_stored_else_after(
-    live_server: LiveServer, actor: Actor, count: int
+@pytest.mark.parametrize(
+    ("count", "appending"),
+    [(5, True), (5, False), (1_000, False)],
+    ids=["few-appended", "few", "many"],
+)
+def test_work_given_to_insert_readings_runs_once_after_the_readings_are_written(
+    live_server: LiveServer, actor: Actor, count: int, appending: bool
 ) -> None:
-    """On PostgreSQL the work runs while the readings' COPY is still open (the database storing
-    them); a few readings (one INSERT) and SQLite store first, then run it. Once either way, and
-    what it returns is returned."""
-    from zevvy_server.metering import rowstore
-
+    """The work runs once the readings are written, and sees them, on either backend and
+    whichever way PostgreSQL writes them (a few appended to the last block by one UPDATE, a
+    block by an INSERT, many blocks by a COPY); it runs once, and what it returns is returned."""
     register = ingest(live_server, actor, [series("d", "r", [(0, 1)])]).series[0].resolved.register
     assert register is not None
-    copies = not live_server.db.is_sqlite and count > rowstore.PG_INSERT_ROWS
-    seen: list[object] = []
+    seen: list[int] = []
 
     def work(session: Session) -> None:
-        raw = session.connection().connection.driver_connection
-
         def meanwhile() -> str:
-            if copies:
-                seen.append(raw.info.transaction_status.name)  # a command still running
-            else:
-                seen.append(
-                    session.scalar(select(func.count()).where(Measurement.register_key == register.key))
-                )
+            seen.append(rowstore.count_readings(session, [register.key]))
             return "its result"
 
         instants = [T0 + (h + 1) * HOUR for h in range(count)]
-        returned = rowstore.insert_readings(session, register.key, instants, list(range(count)), meanwhile)
+        returned = rowstore.insert_readings(
+            session, register.key, instants, list(range(count)), meanwhile, appending=appending
+        )
         assert returned == "its result"
 
     run_write(live_server.db, work)
-    assert seen == (["ACTIVE"] if copies else [count + 1])
+    assert seen == [count + 1]
     assert len(readings(live_server.db, register.key)) == count + 1
 
 
-def test_binary_copy_rows_are_postgresqls_format_for_any_64_bit_integer() -> None:
-    """`int8_copy_rows` gives, byte for byte, what formatting each row gives: the field count,
-    then each field's length and big-endian value; a constant field repeats; 65 bits raise."""
-    from zevvy_server.metering.rowstore import int8_copy_rows
-
+def test_block_bytes_are_big_endian_64_bit_integers() -> None:
+    """A block's instants and values are packed byte for byte as big-endian 64-bit integers
+    (what PostgreSQL's int8send gives), unpacked back exactly; 65 bits raise."""
     low, high = -(2**63), 2**63 - 1
-    instants = [low, high, 0, -1, 1, 2**32, T0]
-    values = [high, low, 7, 2**31, -(2**31) - 1, 255, -256]
-
-    def row(*fields: int) -> bytes:
-        return struct.pack(">h", len(fields)) + b"".join(struct.pack(">iq", 8, f) for f in fields)
-
-    assert int8_copy_rows((42, instants, values), 0, 7) == b"".join(
-        row(42, a, v) for a, v in zip(instants, values, strict=True)
-    )
-    assert int8_copy_rows((instants, low), 2, 5) == b"".join(row(a, low) for a in instants[2:5])
-    assert int8_copy_rows((instants,), 3, 3) == b""
-    with pytest.raises(OverflowError):
-        int8_copy_rows((1, [2**63]), 0, 1)
+    numbers = [low, high, 0, -1, 1, 2**32, T0, 2**31, -(2**31) - 1, 255, -256]
+    packed = blockstore.pack(numbers)
+    assert packed == b"".join(struct.pack(">q", n) for n in numbers)
+    assert blockstore.unpack(packed) == numbers
+    assert blockstore.pack([]) == b"" and blockstore.unpack(b"") == []
+    for outside in (2**63, low - 1):
+        with pytest.raises(OverflowError):
+            blockstore.pack([1, outside])
 
 
 def test_sqlite_insert_statements_have_few_fixed_sizes_and_cover_every_row() -> None:
@@ -434,8 +427,6 @@ def test_sqlite_insert_statements_have_few_fixed_sizes_and_cover_every_row() -> 
 
 def test_sqlite_insert_statements_respect_the_builds_parameter_limit(tmp_path: Path) -> None:
     """A SQLite build with a low bound-parameter limit (999 before 3.32) gets shorter statements."""
-    from zevvy_server.metering import rowstore
-
     engine = create_engine(f"sqlite:///{tmp_path / 'limit.db'}")
     Measurement.__table__.create(engine)  # type: ignore[attr-defined]
     instants = [T0 + i * HOUR for i in range(10)]
@@ -446,13 +437,11 @@ def test_sqlite_insert_statements_respect_the_builds_parameter_limit(tmp_path: P
             assert driver is not None
             driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 9)  # 4 rows per statement
             rowstore.insert_readings(session, 42, instants, values)
-        with engine.connect() as connection:
-            stored = connection.execute(
-                select(Measurement.read_at, Measurement.value).where(Measurement.register_key == 42)
-            ).all()
+        with Session(engine) as session:
+            stored = rowstore.read_readings(session, 42, None, None)
     finally:
         engine.dispose()
-    assert dict(stored) == dict(zip(instants, values, strict=True))
+    assert stored == (instants, values)
 
 
 class _CountingConnection:
@@ -480,13 +469,12 @@ def test_rows_insert_keeps_every_row_and_column_on_either_backend(
     """The daily summaries go in as the readings do (SQLite: multi-row statements that fit the
     bound-parameter limit; PostgreSQL: a binary COPY, or one INSERT for a few rows): every row,
     NULLs and 64-bit values kept."""
-    from zevvy_server.metering import rowstore
-
     monkeypatch.setattr(rowstore, "PG_INSERT_ROWS", pg_insert_rows)
 
     rows = [(i, (-1) ** i * (2**63 - 1 - i), None if i % 3 else i) for i in range(11)]
     with live_server.db.engine.connect() as connection:
         raw = connection.connection.driver_connection
+        assert raw is not None
         is_pg = connection.dialect.name == "postgresql"
         raw.execute("CREATE TEMP TABLE rows_insert (a BIGINT PRIMARY KEY, b BIGINT, c BIGINT)")
         limit = None if is_pg else raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)
@@ -508,18 +496,17 @@ def test_rows_insert_keeps_every_row_and_column_on_either_backend(
 def test_re_sent_readings_are_unchanged_and_any_difference_is_found(
     live_server: LiveServer, actor: Actor
 ) -> None:
-    """A re-send is recognised as a whole (SQLite compares it in one statement), and so is a
-    batch that begins with the stored readings of its range; a changed value, a reading left out
-    or one added in between is still classified reading by reading."""
-    from zevvy_server.metering import rowstore
-
+    """A re-send is recognised as a whole (SQLite compares it in one statement, PostgreSQL the
+    blocks' lists), and so is a batch that begins with the stored readings of its range; a
+    changed value, a reading left out or one added in between is still classified reading by
+    reading."""
     points = [(2 * h, 10 + h) for h in range(8)]  # every other hour
     first = ingest(live_server, actor, [series("d", "r", points)]).series[0]
     register = first.resolved.register
     assert register is not None and first.created == 8
     with live_server.db.read() as session:
         sent = series("d", "r", points[2:6])
-        expected = live_server.db.is_sqlite
+        expected = not live_server.db.is_sqlite or rowstore._JSON_FUNCTIONS  # SQLite 3.38 on
         assert rowstore.holds_exactly(session, register.key, sent.instants, sent.values) is expected
         changed = series("d", "r", [*points[2:5], (10, 99)])
         assert rowstore.holds_exactly(session, register.key, changed.instants, changed.values) is False

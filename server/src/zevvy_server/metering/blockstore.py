@@ -104,52 +104,48 @@ def readings(blocks: Sequence[Block], low: int, high: int) -> tuple[list[int], l
     return instants, values
 
 
+# The first blocks of `_SPAN` that hold `limit` readings from `low` on: the readings of the
+# blocks before each one are summed, and only the first block can hold readings before `low`.
+_SPAN_LIMITED = (
+    "SELECT first_at, instant_bytes, value_bytes FROM (SELECT first_at, instant_bytes, value_bytes,"
+    " sum(readings) OVER (ORDER BY first_at) - readings AS before FROM measurement_blocks"
+    " WHERE register_key = %s AND first_at <= %s AND first_at >= COALESCE((SELECT max(first_at)"
+    " FROM measurement_blocks WHERE register_key = %s AND first_at <= %s), %s)) AS spanned"
+    " WHERE before < %s ORDER BY first_at"
+)
+
+
 def read(raw: Any, key: int, low: int, high: int, limit: int | None) -> tuple[list[int], list[int]]:
-    """Readings with low <= instant <= high, ascending; the first `limit` of them if given."""
+    """Readings with low <= instant <= high, ascending; the first `limit` of them if given. One
+    statement, so one snapshot even outside a transaction."""
     if limit is None:
         return readings(span(raw, key, low, high), low, high)
-    instants: list[int] = []
-    values: list[int] = []
-    # Blocks in pages, enough of them for `limit` readings when they are full.
-    page = limit // BLOCK_READINGS + 2
     with raw.cursor() as cursor:
-        cursor.execute(_SPAN + " LIMIT %s", (key, high, key, low, low, page))
-        while True:
-            rows = cursor.fetchall()
-            more_instants, more_values = readings(_rows_to_blocks(rows), low, high)
-            instants += more_instants
-            values += more_values
-            if len(instants) >= limit or len(rows) < page:
-                return instants[:limit], values[:limit]
-            after = rows[-1][0]
-            cursor.execute(
-                _SELECT + " AND first_at > %s AND first_at <= %s ORDER BY first_at LIMIT %s",
-                (key, after, high, page),
-            )
+        cursor.execute(_SPAN_LIMITED, (key, high, key, low, low, limit + BLOCK_READINGS))
+        instants, values = readings(_rows_to_blocks(cursor.fetchall()), low, high)
+    return instants[:limit], values[:limit]
 
 
 def neighbour(raw: Any, key: int, instant: int, *, before: bool) -> tuple[int, int] | None:
-    """The reading at or before `instant` (before=True), or at or after it."""
+    """The reading at or before `instant` (before=True), or at or after it. One statement."""
+    # The block starting last at or before `instant` holds the reading at or before it; the
+    # reading at or after it is in that block or is the next block's first.
+    sql = f"({_SELECT} AND first_at <= %s ORDER BY first_at DESC LIMIT 1)"
+    params: tuple[int, ...] = (key, instant)
+    if not before:
+        sql += f" UNION ALL ({_SELECT} AND first_at > %s ORDER BY first_at LIMIT 1) ORDER BY first_at"
+        params += (key, instant)
     with raw.cursor() as cursor:
-        # The block starting last at or before `instant` holds the reading at or before it; the
-        # reading at or after it is in that block or is the next block's first.
-        cursor.execute(_SELECT + " AND first_at <= %s ORDER BY first_at DESC LIMIT 1", (key, instant))
-        row = cursor.fetchone()
-        if row is not None:
-            instants = unpack(row[1])
-            if before:
-                index = bisect_right(instants, instant) - 1
-                return instants[index], unpack(row[2])[index]
-            index = bisect_left(instants, instant)
-            if index < len(instants):
-                return instants[index], unpack(row[2])[index]
+        cursor.execute(sql, params)
+        blocks = _rows_to_blocks(cursor.fetchall())
+    for block in blocks:
         if before:
-            return None
-        cursor.execute(_SELECT + " AND first_at > %s ORDER BY first_at LIMIT 1", (key, instant))
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return unpack(row[1])[0], unpack(row[2])[0]
+            index = bisect_right(block.instants, instant) - 1
+            return block.instants[index], block.values[index]
+        index = bisect_left(block.instants, instant)
+        if index < len(block.instants):
+            return block.instants[index], block.values[index]
+    return None
 
 
 # The readings of blocks as rows (register_key, read_at, value), for SQL that wants one row per

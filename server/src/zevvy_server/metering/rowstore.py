@@ -222,7 +222,7 @@ def holds_exactly(session: Session, key: int, instants: Sequence[int], values: S
     raw, is_pg = driver(session)
     if is_pg:
         stored = blockstore.read(raw, key, instants[0], instants[-1], None)
-        return stored[0] == instants and stored[1] == values
+        return stored == (list(instants), list(values))
     if not _JSON_FUNCTIONS:
         return False
     sent = orjson.dumps(instants).decode(), orjson.dumps(values).decode()

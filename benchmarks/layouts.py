@@ -1,7 +1,7 @@
 """What the storage layout costs, in-process: one row per reading (the server's schema and its
 insert paths) against one row per register and UTC block of time (a day by default) holding
-that block's readings as two packed arrays (a layout the server does not have; measured to size
-the next step).
+that block's readings as two packed arrays (`blockstore.pack`). Measured to size the server's
+block layout, which came to bound its blocks by count rather than by span (`blockstore`).
 
     python benchmarks/layouts.py [--registers 100] [--block-hours 24] [--live] [--postgres URL]
 
@@ -32,10 +32,8 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import struct
-import sys
 import tempfile
 import time
-from array import array
 from bisect import bisect_left
 from itertools import chain
 from pathlib import Path
@@ -45,16 +43,12 @@ import compare
 import limits
 from harness import throwaway_database
 
-from zevvy_server.metering import rowstore
+from zevvy_server.metering import blockstore, rowstore
 
 BLOCKS_TABLE = (
     "CREATE TABLE reading_blocks (register_key BIGINT NOT NULL, block BIGINT NOT NULL,"
     " instants {blob} NOT NULL, vals {blob} NOT NULL, PRIMARY KEY (register_key, block))"
 )
-
-
-def _packed(numbers: list[int]) -> bytes:
-    return array("q", numbers).tobytes()
 
 
 def _pg_copy_rows(conn: Any, key: int, instants: list[int], values: list[int]) -> None:
@@ -70,10 +64,7 @@ def _pg_copy_rows(conn: Any, key: int, instants: list[int], values: list[int]) -
     for index, field in enumerate(fields):
         if isinstance(field, int):
             continue
-        numbers = array("q", field)
-        if sys.byteorder == "little":
-            numbers.byteswap()
-        data = numbers.tobytes()
+        data = blockstore.pack(field)
         offset = 6 + 12 * index  # past the field count, the earlier fields and this length
         for byte in range(8):
             out[offset + byte :: width] = data[byte::8]
@@ -84,12 +75,6 @@ def _pg_copy_rows(conn: Any, key: int, instants: list[int], values: list[int]) -
         copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + bytes(out) + b"\xff\xff")
 
 
-def _unpacked(data: bytes) -> list[int]:
-    numbers = array("q")
-    numbers.frombytes(data)
-    return numbers.tolist()
-
-
 def span_blocks(instants: list[int], values: list[int], span_us: int) -> list[tuple[int, bytes, bytes]]:
     """(number of the UTC block of `span_us`, packed instants, packed values) of ascending
     readings: one per block they fall in."""
@@ -98,7 +83,7 @@ def span_blocks(instants: list[int], values: list[int], span_us: int) -> list[tu
     while start < len(instants):
         number = instants[start] // span_us
         stop = bisect_left(instants, (number + 1) * span_us, start)
-        blocks.append((number, _packed(instants[start:stop]), _packed(values[start:stop])))
+        blocks.append((number, blockstore.pack(instants[start:stop]), blockstore.pack(values[start:stop])))
         start = stop
     return blocks
 
@@ -174,8 +159,8 @@ def _read_stored(conn: Any, layout: str) -> dict[int, tuple[list[int], list[int]
     sql = "SELECT register_key, instants, vals FROM reading_blocks ORDER BY register_key, block"
     for key, instants, values in conn.execute(sql):
         entry = stored.setdefault(key, ([], []))
-        entry[0].extend(_unpacked(instants))
-        entry[1].extend(_unpacked(values))
+        entry[0].extend(blockstore.unpack(instants))
+        entry[1].extend(blockstore.unpack(values))
     return stored
 
 
@@ -212,7 +197,11 @@ def postgres_rates(url: str, transactions: list[Transaction], span_us: int) -> d
                         elif layout == "rows":
                             _pg_copy_rows(conn, key, instants, values)
                         elif len(instants) == 1:
-                            block = (instants[0] // span_us, _packed(instants), _packed(values))
+                            block = (
+                                instants[0] // span_us,
+                                blockstore.pack(instants),
+                                blockstore.pack(values),
+                            )
                             conn.execute(_APPEND_TO_BLOCK, (key, *block))
                         else:
                             _postgres_blocks(conn, key, span_blocks(instants, values, span_us))

@@ -180,22 +180,8 @@ def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
                             " AND read_at BETWEEN %s AND %s ORDER BY read_at",
                             (key, instants[0], instants[-1]),
                         )
-                        held_rows = cur.fetchall()
-                        held = len(held_rows)
-                        if 0 < held < len(instants) and held_rows == list(
-                            zip(instants[:held], values[:held], strict=True)
-                        ):
-                            # The batch begins with exactly the stored rows (as the server checks).
-                            new = [(key, t, v) for t, v in zip(instants[held:], values[held:], strict=True)]
-                        else:
-                            stored = dict(held_rows)
-                            new = [
-                                (key, t, v) for t, v in zip(instants, values, strict=True) if t not in stored
-                            ]
-                            changed = [
-                                t for t, v in zip(instants, values, strict=True) if stored.get(t, v) != v
-                            ]
-                            del changed
+                        new_instants, new_values = _new_readings(cur.fetchall(), instants, values)
+                        new = [(key, t, v) for t, v in zip(new_instants, new_values, strict=True)]
                         if new:
                             with cur.copy(
                                 "COPY measurements (register_key, read_at, value) FROM STDIN (FORMAT BINARY)"
@@ -210,18 +196,27 @@ def postgres_merge(database_url: str, batches: list[Batch]) -> dict[str, float]:
     return rates
 
 
+def _new_readings(
+    held: list[tuple[int, int]], instants: list[int], values: list[int]
+) -> tuple[list[int], list[int]]:
+    """The readings of a batch not among the `held` (stored) ones of its range, with the
+    per-reading outcome computed as the server does: a batch that begins with exactly the stored
+    readings is split by one list comparison, any other is diffed reading by reading."""
+    count = len(held)
+    if 0 < count < len(instants) and held == list(zip(instants[:count], values[:count], strict=True)):
+        return instants[count:], values[count:]
+    stored = dict(held)
+    new = [(t, v) for t, v in zip(instants, values, strict=True) if t not in stored]
+    changed = [t for t, v in zip(instants, values, strict=True) if stored.get(t, v) != v]
+    del changed
+    return [t for t, _ in new], [v for _, v in new]
+
+
 def _block_merge(conn: object, key: int, instants: list[int], values: list[int]) -> None:
     """One batch merged into our blocks with the per-reading outcome, as the server's ingest
     does on PostgreSQL: the stored readings of the batch's range, then only the new ones stored."""
     held_instants, held_values = blockstore.read(conn, key, instants[0], instants[-1], None)
-    held = len(held_instants)
-    if 0 < held < len(instants) and held_instants == instants[:held] and held_values == values[:held]:
-        new_instants, new_values = instants[held:], values[held:]  # begins with the stored readings
-    else:
-        stored = dict(zip(held_instants, held_values, strict=True))
-        new = [(t, v) for t, v in zip(instants, values, strict=True) if t not in stored]
-        changed = [t for t, v in zip(instants, values, strict=True) if stored.get(t, v) != v]
-        del changed
-        new_instants, new_values = [t for t, _ in new], [v for _, v in new]
+    held = list(zip(held_instants, held_values, strict=True))
+    new_instants, new_values = _new_readings(held, instants, values)
     appending = not held_instants or new_instants[:1] > held_instants[-1:]
     blockstore.insert(conn, key, new_instants, new_values, appending=bool(appending))

@@ -414,28 +414,6 @@ def test_the_ends_of_64_bits_are_stored_and_found(
             check_blocks(session, {key: model, registers[1]: {}})
 
 
-def test_meanwhile_runs_once_after_the_readings_are_written(
-    live_server: LiveServer, registers: tuple[int, int]
-) -> None:
-    """The work given to `insert_readings` runs once, sees the new readings stored, and what it
-    returns is returned; with no readings to store it still runs."""
-    key = registers[0]
-    with rolled_back(live_server, registers) as session:
-        seen: list[int] = []
-
-        def meanwhile() -> str:
-            seen.append(rowstore.count_readings(session, [key]))
-            return "its result"
-
-        assert (
-            rowstore.insert_readings(session, key, [1, 2, 3], [4, 5, 6], meanwhile, appending=True)
-            == "its result"
-        )
-        assert rowstore.insert_readings(session, key, [], [], meanwhile) == "its result"
-        assert rowstore.insert_readings(session, key, [0], [7]) is None
-        assert seen == [3, 3]
-
-
 needs_blocks = pytest.mark.skipif(
     "ZEVVY_TEST_DATABASE_URL" not in os.environ,
     reason="the block layout is PostgreSQL's; SQLite keeps one row per reading",

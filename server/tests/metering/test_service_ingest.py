@@ -365,26 +365,20 @@ def test_an_append_that_waited_for_another_merges_into_the_days_row_that_one_lef
     [(5, True), (5, False), (1_000, False)],
     ids=["few-appended", "few", "many"],
 )
-def test_work_given_to_insert_readings_runs_once_after_the_readings_are_written(
+def test_inserted_readings_are_stored_whichever_way_they_are_written(
     live_server: LiveServer, actor: Actor, count: int, appending: bool
 ) -> None:
-    """The work runs once the readings are written, and sees them, on either backend and
-    whichever way PostgreSQL writes them (a few appended to the last block by one UPDATE, a
-    block by an INSERT, many blocks by a COPY); it runs once, and what it returns is returned."""
+    """Readings inserted next to a stored one are all stored, seen at once in the same
+    transaction and after it, whichever way PostgreSQL writes them (a few appended to the last
+    block by one UPDATE, a block by an INSERT, many blocks by a COPY)."""
     register = ingest(live_server, actor, [series("d", "r", [(0, 1)])]).series[0].resolved.register
     assert register is not None
     seen: list[int] = []
 
     def work(session: Session) -> None:
-        def meanwhile() -> str:
-            seen.append(rowstore.count_readings(session, [register.key]))
-            return "its result"
-
         instants = [T0 + (h + 1) * HOUR for h in range(count)]
-        returned = rowstore.insert_readings(
-            session, register.key, instants, list(range(count)), meanwhile, appending=appending
-        )
-        assert returned == "its result"
+        rowstore.insert_readings(session, register.key, instants, list(range(count)), appending=appending)
+        seen.append(rowstore.count_readings(session, [register.key]))
 
     run_write(live_server.db, work)
     assert seen == [count + 1]

@@ -148,6 +148,29 @@ def neighbour(raw: Any, key: int, instant: int, *, before: bool) -> tuple[int, i
     return None
 
 
+# The block that may hold each of the instants: the one starting last at or before it.
+_HOLDING = (
+    "SELECT DISTINCT ON (b.first_at) b.first_at, b.instant_bytes, b.value_bytes"
+    " FROM unnest(%s::int8[]) AS t(at) CROSS JOIN LATERAL (" + _SELECT + " AND first_at <= t.at"
+    " ORDER BY first_at DESC LIMIT 1) AS b ORDER BY b.first_at"
+)
+
+
+def values_at(raw: Any, key: int, instants: Sequence[int]) -> dict[int, int]:
+    """The stored values at these instants (those with none are left out), reading only the
+    blocks that may hold them."""
+    wanted = set(instants)
+    with raw.cursor() as cursor:
+        cursor.execute(_HOLDING, (sorted(wanted), key))
+        blocks = _rows_to_blocks(cursor.fetchall())
+    return {
+        instant: value
+        for block in blocks
+        for instant, value in zip(block.instants, block.values, strict=True)
+        if instant in wanted
+    }
+
+
 # The readings of blocks as rows (register_key, read_at, value), for SQL that wants one row per
 # reading: the benchmarks' plain-SQL reference, an operator's ad-hoc query.
 ROWS_SQL = (

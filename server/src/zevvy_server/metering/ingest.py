@@ -19,7 +19,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
@@ -285,13 +284,7 @@ class IngestService:
             return
         overwrites = bool(changed) and options.overwrite
         appends = bool(new_instants) and (last_read_at is None or new_instants[0] > last_read_at)
-        # New days' summaries are computed while PostgreSQL stores the readings' COPY.
-        summarize = (
-            partial(rollup.summarize, new_instants, new_values) if appends and not overwrites else None
-        )
-        days = rowstore.insert_readings(
-            self.session, key, new_instants, new_values, summarize, appending=appends
-        )
+        rowstore.insert_readings(self.session, key, new_instants, new_values, appending=appends)
         touched = [new_instants[-1]] if new_instants else []
         if overwrites:
             self._overwrite(actor, register, changed, import_id)
@@ -299,8 +292,7 @@ class IngestService:
             low = min(changed[0][0], new_instants[0]) if new_instants else changed[0][0]
             rollup.rebuild(self.session, key, low, max(touched))
         elif appends:
-            assert days is not None  # summarized while the readings were stored
-            rollup.appended(self.session, key, days)
+            rollup.appended(self.session, key, rollup.summarize(new_instants, new_values))
         elif new_instants:
             rollup.rebuild(self.session, key, new_instants[0], new_instants[-1])
         if changed and not options.overwrite:

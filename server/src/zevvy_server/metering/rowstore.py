@@ -10,11 +10,11 @@ row). Other tables' rows in bulk, such as the daily summaries, go through `inser
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain, repeat
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from sqlalchemy import insert
@@ -23,8 +23,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from zevvy_server.metering import blockstore
-
-T = TypeVar("T")
 
 # Rows per SQLite INSERT statement, largest first. One statement of many rows runs the insert
 # program once instead of once per row as ``executemany`` does (see docs/performance.md), and
@@ -98,7 +96,7 @@ def _pg_copy(
 
 
 # Up to this many rows go to PostgreSQL as one INSERT (one round trip) instead of a COPY (two:
-# the COPY's start is answered before its data is sent): a live reading, a day's summary row.
+# the COPY's start is answered before its data is sent): a live reading's day summary row.
 PG_INSERT_ROWS = 32
 
 
@@ -134,7 +132,6 @@ def insert_rows(
         connection.execute(_rows_insert(table, tuple(columns), stop - start), params)
 
 
-READING_COLUMNS = ("register_key", "read_at", "value")
 LOWEST, HIGHEST = -(2**63), 2**63 - 1  # the instants of open ends
 
 
@@ -231,25 +228,17 @@ def holds_exactly(session: Session, key: int, instants: Sequence[int], values: S
 
 
 def insert_readings(
-    session: Session,
-    key: int,
-    instants: Sequence[int],
-    values: Sequence[int],
-    meanwhile: Callable[[], T] | None = None,
-    *,
-    appending: bool = False,
-) -> T | None:
+    session: Session, key: int, instants: Sequence[int], values: Sequence[int], *, appending: bool = False
+) -> None:
     """Store new readings (the caller made sure none of the instants is stored; `appending`:
-    that every stored reading is older than the first of them). `meanwhile`, if given, runs
-    once after the readings are written (on SQLite, with the statements done); what it returns
-    is returned."""
-    if instants:
-        raw, is_pg = driver(session)
-        if is_pg:
-            blockstore.insert(raw, key, instants, values, appending=appending)
-        else:
-            sqlite_insert(raw, key, instants, values)
-    return None if meanwhile is None else meanwhile()
+    that every stored reading is older than the first of them)."""
+    if not instants:
+        return
+    raw, is_pg = driver(session)
+    if is_pg:
+        blockstore.insert(raw, key, instants, values, appending=appending)
+    else:
+        sqlite_insert(raw, key, instants, values)
 
 
 def update_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:
@@ -304,13 +293,27 @@ def neighbour(session: Session, key: int, instant: int, *, before: bool) -> tupl
     return None if row is None else (row[0], row[1])
 
 
+def _marks(items: Sequence[object]) -> str:
+    """SQLite placeholders for an IN list of `items`."""
+    return ",".join("?" * len(items))
+
+
 def values_at(session: Session, key: int, instants: Sequence[int]) -> dict[int, int]:
     """The stored values at these instants (those with none are left out)."""
     if not instants:
         return {}
-    wanted = set(instants)
-    stored = stored_range(session, key, min(wanted), max(wanted))
-    return {instant: value for instant, value in stored if instant in wanted}
+    raw, is_pg = driver(session)
+    if is_pg:
+        return blockstore.values_at(raw, key, instants)
+    found: dict[int, int] = {}
+    wanted = sorted(set(instants))
+    for start in range(0, len(wanted), 500):  # within any build's bound-parameter limit
+        part = wanted[start : start + 500]
+        sql = (
+            f"SELECT read_at, value FROM measurements WHERE register_key = ? AND read_at IN ({_marks(part)})"
+        )
+        found.update(raw.execute(sql, [key, *part]).fetchall())
+    return found
 
 
 def count_readings(session: Session, keys: Sequence[int]) -> int:
@@ -320,9 +323,8 @@ def count_readings(session: Session, keys: Sequence[int]) -> int:
     raw, is_pg = driver(session)
     if is_pg:
         return blockstore.count(raw, keys)
-    marks = ",".join("?" * len(keys))
     row = raw.execute(
-        f"SELECT count(*) FROM measurements WHERE register_key IN ({marks})", list(keys)
+        f"SELECT count(*) FROM measurements WHERE register_key IN ({_marks(keys)})", list(keys)
     ).fetchone()
     return int(row[0])
 
@@ -335,5 +337,4 @@ def delete_readings(session: Session, keys: Sequence[int]) -> None:
     if is_pg:
         blockstore.delete(raw, keys)
         return
-    marks = ",".join("?" * len(keys))
-    raw.execute(f"DELETE FROM measurements WHERE register_key IN ({marks})", list(keys))
+    raw.execute(f"DELETE FROM measurements WHERE register_key IN ({_marks(keys)})", list(keys))

@@ -1,18 +1,17 @@
-"""The readings store (`rowstore`) against a model, on the database of the run: rows on SQLite,
-blocks of `blockstore.BLOCK_READINGS` readings on PostgreSQL (made tiny here, so that nearly
-every write and read crosses a block's boundary).
+"""The readings store (`rowstore`) against a model, on the database of the run: blocks of
+`blockstore.BLOCK_READINGS` readings (made tiny here, so that nearly every write and read crosses
+a block's boundary).
 
 Random appends, inserts before, between and among stored readings, value updates and deletions
 are applied to the store and to a dict; after each, everything the store answers (ranges with
 and without a limit, neighbours, values at instants, counts, exact re-sends) must be what the
-dict says. On PostgreSQL the blocks themselves are checked too: they never overlap, say what
-they hold, and fill up when readings are appended.
+dict says. The blocks themselves are checked too: they never overlap, say what they hold, and
+fill up when readings are appended.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from itertools import pairwise
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import LiveServer, unique
@@ -74,11 +73,6 @@ def rolled_back(live_server: LiveServer, keys: tuple[int, ...]) -> Iterator[Sess
             raise _Undo
     except _Undo:
         pass
-
-
-def is_postgresql(live_server: LiveServer) -> bool:
-    """Whether the run's database is PostgreSQL (the block layout)."""
-    return not live_server.db.is_sqlite
 
 
 # -- what is written ------------------------------------------------------------------------------
@@ -192,12 +186,6 @@ def limits() -> list[int | None]:
     return [None, None, 0, 1, 2, size - 1, size, size + 1, 2 * size + 1, 1_000]
 
 
-def exact_answers(live_server: LiveServer) -> bool:
-    """Whether `holds_exactly` answers True for exactly stored readings (PostgreSQL always;
-    SQLite when its build has the JSON functions)."""
-    return is_postgresql(live_server) or rowstore._JSON_FUNCTIONS
-
-
 def check(
     live_server: LiveServer, session: Session, key: int, model: Model, rng: random.Random, *, thorough: bool
 ) -> None:
@@ -252,7 +240,7 @@ def check_re_sends(
     )
     sent = instants[start : start + length]
     sent_values = [model[at] for at in sent]
-    assert rowstore.holds_exactly(session, key, sent, sent_values) is exact_answers(live_server)
+    assert rowstore.holds_exactly(session, key, sent, sent_values) is True
 
     changed = list(sent_values)
     index = rng.randrange(len(changed))
@@ -283,14 +271,14 @@ def check_re_sends(
 
 
 def check_blocks(session: Session, models: dict[int, Model]) -> None:
-    """PostgreSQL's blocks of these registers, read directly: ascending unique instants, first and
-    last instant and count as stored beside them, at most `BLOCK_READINGS` each, no two
-    overlapping, together exactly the model's readings; and no reading in `measurements`."""
+    """The blocks of these registers, read directly: ascending unique instants, first and last
+    instant and count as stored beside them, at most `BLOCK_READINGS` each, no two overlapping,
+    together exactly the model's readings."""
     rows = session.execute(
         text(
             "SELECT register_key, first_at, last_at, readings, instant_bytes, value_bytes"
-            " FROM measurement_blocks WHERE register_key = ANY(:keys) ORDER BY register_key, first_at"
-        ),
+            " FROM measurement_blocks WHERE register_key IN :keys ORDER BY register_key, first_at"
+        ).bindparams(bindparam("keys", expanding=True)),
         {"keys": list(models)},
     ).all()
     found: dict[int, Model] = {key: {} for key in models}
@@ -304,7 +292,6 @@ def check_blocks(session: Session, models: dict[int, Model]) -> None:
         last[key] = last_at
         found[key].update(zip(instants, values, strict=True))
     assert found == models
-    assert session.scalar(text("SELECT count(*) FROM measurements")) == 0
 
 
 # -- the tests ------------------------------------------------------------------------------------
@@ -355,8 +342,8 @@ def test_the_store_answers_as_a_model_after_random_writes(
     on one of two registers, every read of both registers answers what a dict of the readings
     says: half-open ranges, open-ended or not, with limits below, at and above the block size,
     inclusive ranges, neighbours at stored instants, in gaps and beyond both ends, values at
-    instants, counts of one and of both registers, and whether a slice is stored exactly. On
-    PostgreSQL the blocks are well formed after every write."""
+    instants, counts of one and of both registers, and whether a slice is stored exactly. The
+    blocks are well formed after every write."""
     monkeypatch.setattr(blockstore, "BLOCK_READINGS", block)
     models: dict[int, Model] = {key: {} for key in registers}
     with rolled_back(live_server, registers) as session:
@@ -368,8 +355,7 @@ def test_the_store_answers_as_a_model_after_random_writes(
                 check(live_server, session, other, models[other], rng, thorough=other == key)
             assert rowstore.count_readings(session, list(registers)) == sum(map(len, models.values()))
             assert rowstore.count_readings(session, []) == 0
-            if is_postgresql(live_server):
-                check_blocks(session, models)
+            check_blocks(session, models)
 
 
 @pytest.mark.parametrize("block", [1, 3, 100])
@@ -401,7 +387,7 @@ def test_the_ends_of_64_bits_are_stored_and_found(
         assert rowstore.neighbour(session, key, 2, before=False) == (HIGHEST - 1, -1)
         assert rowstore.neighbour(session, key, -2, before=True) == (LOWEST + 1, LOWEST)
         assert rowstore.values_at(session, key, [HIGHEST, LOWEST, 5]) == {HIGHEST: LOWEST, LOWEST: HIGHEST}
-        assert rowstore.holds_exactly(session, key, instants, values) is exact_answers(live_server)
+        assert rowstore.holds_exactly(session, key, instants, values) is True
         rowstore.update_readings(session, key, [HIGHEST, LOWEST], [HIGHEST, LOWEST])
         assert rowstore.values_at(session, key, instants) == {
             **dict(zip(instants, values, strict=True)),
@@ -409,18 +395,10 @@ def test_the_ends_of_64_bits_are_stored_and_found(
             LOWEST: LOWEST,
         }
         assert rowstore.count_readings(session, [key]) == len(instants)
-        if is_postgresql(live_server):
-            model = dict(zip(instants, values, strict=True)) | {HIGHEST: HIGHEST, LOWEST: LOWEST}
-            check_blocks(session, {key: model, registers[1]: {}})
+        model = dict(zip(instants, values, strict=True)) | {HIGHEST: HIGHEST, LOWEST: LOWEST}
+        check_blocks(session, {key: model, registers[1]: {}})
 
 
-needs_blocks = pytest.mark.skipif(
-    "ZEVVY_TEST_DATABASE_URL" not in os.environ,
-    reason="the block layout is PostgreSQL's; SQLite keeps one row per reading",
-)
-
-
-@needs_blocks
 @pytest.mark.parametrize("block", BLOCK_SIZES)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_blocks_stay_well_formed_through_a_long_random_history(
@@ -433,7 +411,7 @@ def test_blocks_stay_well_formed_through_a_long_random_history(
     """Sixty random writes to two registers, the blocks read directly after each: no two
     blocks of a register overlap, each holds ascending instants matching its first and last
     instant and its count, none holds more than `BLOCK_READINGS`, together they are the
-    readings written; `measurements` stays empty."""
+    readings written."""
     monkeypatch.setattr(blockstore, "BLOCK_READINGS", block)
     rng = random.Random(seed * 1_000 + block)
     models: dict[int, Model] = {key: {} for key in registers}
@@ -456,7 +434,6 @@ def block_count(session: Session, key: int) -> int:
     )
 
 
-@needs_blocks
 @pytest.mark.parametrize("block", BLOCK_SIZES)
 @pytest.mark.parametrize("appending", [True, False], ids=["appending", "not-promised"])
 def test_readings_appended_one_by_one_fill_blocks_up(
@@ -479,7 +456,6 @@ def test_readings_appended_one_by_one_fill_blocks_up(
         check_blocks(session, {key: {T0 + n: n for n in range(1, count + 1)}, registers[1]: {}})
 
 
-@needs_blocks
 @pytest.mark.parametrize("block", BLOCK_SIZES)
 def test_batches_appended_fill_blocks_up(
     live_server: LiveServer, registers: tuple[int, int], monkeypatch: pytest.MonkeyPatch, block: int

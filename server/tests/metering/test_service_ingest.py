@@ -23,7 +23,7 @@ from zevvy_server.metering import blockstore, bulk, rollup, rowstore
 from zevvy_server.metering.common import Actor, decode_cursor, encode_cursor
 from zevvy_server.metering.errors import BulkInvalid
 from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn
-from zevvy_server.metering.models import ImportBatch, Measurement, MeasurementConflict, Register
+from zevvy_server.metering.models import ImportBatch, MeasurementBlock, MeasurementConflict, Register
 from zevvy_server.metering.readings import ReadingService
 from zevvy_server.metering.resolve import Address
 from zevvy_server.storage.engine import Database
@@ -274,23 +274,20 @@ def test_cursors_are_bound_to_their_list_and_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("statement_rows", "block_readings", "insert_blocks"),
-    [((8_192, 1_024), 100, 8), ((3, 2), 2, 8), ((3, 2), 2, 1)],
-    ids=["one-statement", "several-statements", "several-statements-copied"],
+    ("block_readings", "insert_blocks"),
+    [(100, 8), (2, 8), (2, 1)],
+    ids=["one-block", "several-blocks", "several-blocks-copied"],
 )
-def test_new_readings_are_stored_exactly_whatever_the_statement_size(
+def test_new_readings_are_stored_exactly_whatever_the_block_size(
     live_server: LiveServer,
     actor: Actor,
     monkeypatch: pytest.MonkeyPatch,
-    statement_rows: tuple[int, ...],
     block_readings: int,
     insert_blocks: int,
 ) -> None:
-    """SQLite stores new readings through multi-row INSERT statements (the last one shorter),
-    PostgreSQL as blocks of readings: one INSERT of one block or of several, or a binary COPY
-    of the blocks when there are more than `INSERT_BLOCKS`; every value and instant arrives
-    exactly, on either backend."""
-    monkeypatch.setattr(rowstore, "STATEMENT_ROWS", statement_rows)
+    """New readings are stored as blocks: one block or several (SQLite: one prepared INSERT
+    run per block; PostgreSQL: one INSERT, or a binary COPY of the blocks when there are more
+    than `INSERT_BLOCKS`); every value and instant arrives exactly, on either backend."""
     monkeypatch.setattr(blockstore, "BLOCK_READINGS", block_readings)
     monkeypatch.setattr(blockstore, "INSERT_BLOCKS", insert_blocks)
     extremes = [
@@ -307,13 +304,12 @@ def test_new_readings_are_stored_exactly_whatever_the_statement_size(
     register = outcome.resolved.register
     assert register is not None
     assert readings(live_server.db, register.key) == dict(extremes)
-    if not live_server.db.is_sqlite:
-        with live_server.db.read() as session:
-            blocks = session.scalar(
-                text("SELECT count(*) FROM measurement_blocks WHERE register_key = :key"),
-                {"key": register.key},
-            )
-        assert blocks == -(-len(extremes) // block_readings)
+    with live_server.db.read() as session:
+        blocks = session.scalar(
+            text("SELECT count(*) FROM measurement_blocks WHERE register_key = :key"),
+            {"key": register.key},
+        )
+    assert blocks == -(-len(extremes) // block_readings)
 
 
 def _wait_for_a_lock_wait(db: Database) -> None:
@@ -399,7 +395,7 @@ def test_block_bytes_are_big_endian_64_bit_integers() -> None:
             blockstore.pack([1, outside])
 
 
-def test_sqlite_insert_statements_have_few_fixed_sizes_and_cover_every_row() -> None:
+def test_sqlite_rows_go_in_statements_of_few_fixed_sizes_covering_every_row() -> None:
     """Rows go in statements of the fixed sizes while they fill up, then one shorter statement;
     the build's limit caps every size; every row is in exactly one span, in order."""
     from zevvy_server.metering.rowstore import statement_spans
@@ -419,23 +415,29 @@ def test_sqlite_insert_statements_have_few_fixed_sizes_and_cover_every_row() -> 
     assert sizes(10_000, most=499) == [499] * 20 + [20]
 
 
-def test_sqlite_insert_statements_respect_the_builds_parameter_limit(tmp_path: Path) -> None:
-    """A SQLite build with a low bound-parameter limit (999 before 3.32) gets shorter statements."""
+def test_sqlite_block_statements_respect_the_builds_parameter_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite build with a low bound-parameter limit (999 before 3.32): readings inserted
+    among 600 stored blocks replace them all, and values are asked at 1,200 instants, each in
+    statements within the limit."""
+    monkeypatch.setattr(blockstore, "BLOCK_READINGS", 2)
     engine = create_engine(f"sqlite:///{tmp_path / 'limit.db'}")
-    Measurement.__table__.create(engine)  # type: ignore[attr-defined]
-    instants = [T0 + i * HOUR for i in range(10)]
-    values = [(-1) ** i * i * 10**17 for i in range(10)]
+    MeasurementBlock.__table__.create(engine)  # type: ignore[attr-defined]
+    stored = [T0 + 2 * i * HOUR for i in range(1_200)]
+    among = [at + HOUR for at in stored]
     try:
         with Session(engine) as session, session.begin():
             driver = session.connection().connection.driver_connection
             assert driver is not None
-            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 9)  # 4 rows per statement
-            rowstore.insert_readings(session, 42, instants, values)
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 600)
+            rowstore.insert_readings(session, 42, stored, stored)
+            rowstore.insert_readings(session, 42, among, among)
+            assert rowstore.values_at(session, 42, stored) == dict(zip(stored, stored, strict=True))
         with Session(engine) as session:
-            stored = rowstore.read_readings(session, 42, None, None)
+            assert rowstore.read_readings(session, 42, None, None) == (sorted(stored + among),) * 2
     finally:
         engine.dispose()
-    assert stored == (instants, values)
 
 
 class _CountingConnection:
@@ -460,8 +462,8 @@ class _CountingConnection:
 def test_rows_insert_keeps_every_row_and_column_on_either_backend(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch, pg_insert_rows: int
 ) -> None:
-    """The daily summaries go in as the readings do (SQLite: multi-row statements that fit the
-    bound-parameter limit; PostgreSQL: a binary COPY, or one INSERT for a few rows): every row,
+    """The daily summaries go in as multi-row statements that fit the bound-parameter limit on
+    SQLite; PostgreSQL: a binary COPY, or one INSERT for a few rows): every row,
     NULLs and 64-bit values kept."""
     monkeypatch.setattr(rowstore, "PG_INSERT_ROWS", pg_insert_rows)
 
@@ -490,18 +492,16 @@ def test_rows_insert_keeps_every_row_and_column_on_either_backend(
 def test_re_sent_readings_are_unchanged_and_any_difference_is_found(
     live_server: LiveServer, actor: Actor
 ) -> None:
-    """A re-send is recognised as a whole (SQLite compares it in one statement, PostgreSQL the
-    blocks' lists), and so is a batch that begins with the stored readings of its range; a
-    changed value, a reading left out or one added in between is still classified reading by
-    reading."""
+    """A re-send is recognised as a whole (the blocks' lists compared), and so is a batch that
+    begins with the stored readings of its range; a changed value, a reading left out or one
+    added in between is still classified reading by reading."""
     points = [(2 * h, 10 + h) for h in range(8)]  # every other hour
     first = ingest(live_server, actor, [series("d", "r", points)]).series[0]
     register = first.resolved.register
     assert register is not None and first.created == 8
     with live_server.db.read() as session:
         sent = series("d", "r", points[2:6])
-        expected = not live_server.db.is_sqlite or rowstore._JSON_FUNCTIONS  # SQLite 3.38 on
-        assert rowstore.holds_exactly(session, register.key, sent.instants, sent.values) is expected
+        assert rowstore.holds_exactly(session, register.key, sent.instants, sent.values) is True
         changed = series("d", "r", [*points[2:5], (10, 99)])
         assert rowstore.holds_exactly(session, register.key, changed.instants, changed.values) is False
     cases = [

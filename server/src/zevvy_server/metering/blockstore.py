@@ -1,33 +1,41 @@
-"""PostgreSQL's readings: blocks of up to `BLOCK_READINGS` consecutive readings of one register.
+"""Stored readings: blocks of up to `BLOCK_READINGS` consecutive readings of one register.
 
 One row of ``measurement_blocks`` holds a run of a register's readings: their instants and values
-as big-endian 64-bit integers packed into two ``bytea`` columns, the first and last instant, and
-how many there are. Blocks of a register never overlap; each holds ascending unique instants.
-The primary key (register, first instant) finds the blocks of any span with one index range.
+as big-endian 64-bit integers packed into two byte columns (``bytea``; SQLite ``BLOB``), the first
+and last instant, and how many there are. Blocks of a register never overlap; each holds
+ascending unique instants. The primary key (register, first instant) finds the blocks of any span
+with one index range.
 
-Why: on PostgreSQL a reading stored as its own row costs a heap tuple and an index entry, and the
-index entry is most of a back-fill's time (see docs/performance.md). A block of 100 readings is
-one tuple and one index entry, written with one COPY row. A live reading is appended to its
-register's last block by one UPDATE that concatenates the bytes, as long as the block has room.
+Why: a reading stored as its own row costs a B-tree entry (on PostgreSQL also a heap tuple), and
+on both databases that is most of a back-fill's time (see docs/performance.md); on SQLite a
+request of several registers' readings inserts inside the table's B-tree, each row looked up from
+the root. A block of 100 readings is one row, written with one COPY row on PostgreSQL. A live
+reading is appended to its register's last block by one UPDATE that concatenates the bytes, as
+long as the block has room.
 
 Writes keep the layout compact: readings sent among stored ones are merged with the blocks they
 fall into and the block just before them (when it has room), and the result is cut again into
-full blocks from the first one on. The block sizes stay below PostgreSQL's TOAST threshold
-(about 2 kB), so no block is compressed or moved out of line.
+full blocks from the first one on. A block stays below PostgreSQL's TOAST threshold (about
+2 kB), so none is compressed or moved out of line; on SQLite the table keeps its rowids, whose
+B-tree pages hold rows of up to about 4 kB (a WITHOUT ROWID table moves what passes about 1 kB
+of a row to an overflow page).
 
-Every function works through the psycopg connection of the caller's transaction; the caller
-holds the register's row lock (`rowstore.lock_registers` or the register's own look-up), so no
-two transactions rewrite one register's blocks at once.
+Every function works through the driver connection of the caller's transaction (psycopg or
+sqlite3; the statements are written once, with psycopg's placeholders). A writer holds the
+register's row lock on PostgreSQL (`rowstore.lock_registers` or the register's own look-up) and
+the database's write lock on SQLite, so no two transactions rewrite one register's blocks at once.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import struct
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -38,6 +46,7 @@ COLUMNS = ("register_key", "first_at", "last_at", "readings", "instant_bytes", "
 INSERT_BLOCKS = 8
 
 _LITTLE = sys.byteorder == "little"
+LOWEST, HIGHEST = -(2**63), 2**63 - 1  # the instants a block can hold; asked instants are clamped
 
 
 def pack(numbers: Sequence[int]) -> bytes:
@@ -66,6 +75,48 @@ class Block:
     values: list[int]
 
 
+# -- statements on either driver ----------------------------------------------------------------
+
+
+@lru_cache(maxsize=128)
+def _sqlite(sql: str) -> str:
+    """A statement written with psycopg's placeholders (%s, %b for bytes) in sqlite3's."""
+    return sql.replace("%s", "?").replace("%b", "?")
+
+
+def _fetch(raw: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+    if isinstance(raw, sqlite3.Connection):
+        return raw.execute(_sqlite(sql), params).fetchall()
+    with raw.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()  # type: ignore[no-any-return]
+
+
+def _run(raw: Any, sql: str, params: Sequence[Any]) -> int:
+    """Run a statement; how many rows it changed."""
+    if isinstance(raw, sqlite3.Connection):
+        return raw.execute(_sqlite(sql), params).rowcount
+    with raw.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount  # type: ignore[no-any-return]
+
+
+def _run_many(raw: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    if isinstance(raw, sqlite3.Connection):
+        raw.executemany(_sqlite(sql), rows)
+        return
+    with raw.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _among(raw: Any, column: str, items: Sequence[int]) -> tuple[str, list[Any]]:
+    """`column` among `items`: one array parameter on PostgreSQL, an IN list on SQLite (callers
+    pass a device's registers or a request's blocks, well within SQLite's parameter limit)."""
+    if isinstance(raw, sqlite3.Connection):
+        return f"{column} IN ({','.join(['%s'] * len(items))})", list(items)
+    return f"{column} = ANY(%s)", [list(items)]
+
+
 # -- reading --------------------------------------------------------------------------------------
 
 _SELECT = "SELECT first_at, instant_bytes, value_bytes FROM measurement_blocks WHERE register_key = %s"
@@ -83,9 +134,7 @@ def _rows_to_blocks(rows: Iterable[tuple[int, bytes, bytes]]) -> list[Block]:
 def span(raw: Any, key: int, low: int, high: int) -> list[Block]:
     """The blocks holding readings with low <= instant <= high, ascending, and before them the
     block last starting before `low` even when it ends before `low` (it may have room)."""
-    with raw.cursor() as cursor:
-        cursor.execute(_SPAN, (key, high, key, low, low))
-        return _rows_to_blocks(cursor.fetchall())
+    return _rows_to_blocks(_fetch(raw, _SPAN, (key, high, key, low, low)))
 
 
 def readings(blocks: Sequence[Block], low: int, high: int) -> tuple[list[int], list[int]]:
@@ -118,26 +167,34 @@ _SPAN_LIMITED = (
 def read(raw: Any, key: int, low: int, high: int, limit: int | None) -> tuple[list[int], list[int]]:
     """Readings with low <= instant <= high, ascending; the first `limit` of them if given. One
     statement, so one snapshot even outside a transaction."""
+    low, high = max(low, LOWEST), min(high, HIGHEST)
+    if low > high:
+        return [], []
     if limit is None:
         return readings(span(raw, key, low, high), low, high)
-    with raw.cursor() as cursor:
-        cursor.execute(_SPAN_LIMITED, (key, high, key, low, low, limit + BLOCK_READINGS))
-        instants, values = readings(_rows_to_blocks(cursor.fetchall()), low, high)
+    rows = _fetch(raw, _SPAN_LIMITED, (key, high, key, low, low, limit + BLOCK_READINGS))
+    instants, values = readings(_rows_to_blocks(rows), low, high)
     return instants[:limit], values[:limit]
+
+
+_BEFORE = f"{_SELECT} AND first_at <= %s ORDER BY first_at DESC LIMIT 1"
+_AROUND = (
+    f"SELECT * FROM ({_BEFORE}) AS before_it UNION ALL SELECT * FROM"
+    f" ({_SELECT} AND first_at > %s ORDER BY first_at LIMIT 1) AS after_it ORDER BY first_at"
+)
 
 
 def neighbour(raw: Any, key: int, instant: int, *, before: bool) -> tuple[int, int] | None:
     """The reading at or before `instant` (before=True), or at or after it. One statement."""
     # The block starting last at or before `instant` holds the reading at or before it; the
     # reading at or after it is in that block or is the next block's first.
-    sql = f"({_SELECT} AND first_at <= %s ORDER BY first_at DESC LIMIT 1)"
-    params: tuple[int, ...] = (key, instant)
-    if not before:
-        sql += f" UNION ALL ({_SELECT} AND first_at > %s ORDER BY first_at LIMIT 1) ORDER BY first_at"
-        params += (key, instant)
-    with raw.cursor() as cursor:
-        cursor.execute(sql, params)
-        blocks = _rows_to_blocks(cursor.fetchall())
+    if not LOWEST <= instant <= HIGHEST:
+        if (instant < LOWEST) == before:
+            return None
+        instant = max(min(instant, HIGHEST), LOWEST)
+    sql = _BEFORE if before else _AROUND
+    params = (key, instant) if before else (key, instant, key, instant)
+    blocks = _rows_to_blocks(_fetch(raw, sql, params))
     for block in blocks:
         if before:
             index = bisect_right(block.instants, instant) - 1
@@ -148,31 +205,41 @@ def neighbour(raw: Any, key: int, instant: int, *, before: bool) -> tuple[int, i
     return None
 
 
-# The block that may hold each of the instants: the one starting last at or before it.
+# The blocks that may hold the instants of t(at): for each, the one starting last at or before it.
 _HOLDING = (
-    "SELECT DISTINCT ON (b.first_at) b.first_at, b.instant_bytes, b.value_bytes"
-    " FROM unnest(%s::int8[]) AS t(at) CROSS JOIN LATERAL (" + _SELECT + " AND first_at <= t.at"
-    " ORDER BY first_at DESC LIMIT 1) AS b ORDER BY b.first_at"
+    "WITH t(at) AS ({instants}) " + _SELECT + " AND first_at IN (SELECT (SELECT max(first_at)"
+    " FROM measurement_blocks WHERE register_key = %s AND first_at <= t.at) FROM t) ORDER BY first_at"
 )
+_SQLITE_INSTANTS = 500  # instants per statement on SQLite, within any build's parameter limit
 
 
 def values_at(raw: Any, key: int, instants: Sequence[int]) -> dict[int, int]:
     """The stored values at these instants (those with none are left out), reading only the
     blocks that may hold them."""
-    wanted = set(instants)
-    with raw.cursor() as cursor:
-        cursor.execute(_HOLDING, (sorted(wanted), key))
-        blocks = _rows_to_blocks(cursor.fetchall())
+    wanted = sorted({at for at in instants if LOWEST <= at <= HIGHEST})
+    if not wanted:
+        return {}
+    if isinstance(raw, sqlite3.Connection):
+        rows = []
+        for start in range(0, len(wanted), _SQLITE_INSTANTS):
+            part = wanted[start : start + _SQLITE_INSTANTS]
+            source = "VALUES " + ",".join(["(%s)"] * len(part))
+            rows += _fetch(raw, _HOLDING.format(instants=source), (*part, key, key))
+    else:
+        rows = _fetch(raw, _HOLDING.format(instants="SELECT unnest(%s::int8[])"), (wanted, key, key))
+    blocks = _rows_to_blocks(rows)
+    held = set(wanted)
     return {
         instant: value
         for block in blocks
         for instant, value in zip(block.instants, block.values, strict=True)
-        if instant in wanted
+        if instant in held
     }
 
 
 # The readings of blocks as rows (register_key, read_at, value), for SQL that wants one row per
-# reading: the benchmarks' plain-SQL reference, an operator's ad-hoc query.
+# reading: the benchmarks' plain-SQL reference, an operator's ad-hoc query. PostgreSQL only
+# (SQLite before 3.41 has no SQL that turns bytes into an integer).
 ROWS_SQL = (
     "SELECT register_key,"
     " ('x' || encode(substring(instant_bytes FROM i * 8 + 1 FOR 8), 'hex'))::bit(64)::bigint AS read_at,"
@@ -183,12 +250,8 @@ ROWS_SQL = (
 
 def count(raw: Any, keys: Sequence[int]) -> int:
     """How many readings these registers hold."""
-    with raw.cursor() as cursor:
-        cursor.execute(
-            "SELECT COALESCE(sum(readings), 0) FROM measurement_blocks WHERE register_key = ANY(%s)",
-            (list(keys),),
-        )
-        return int(cursor.fetchone()[0])
+    among, params = _among(raw, "register_key", keys)
+    return int(_fetch(raw, f"SELECT COALESCE(sum(readings), 0) FROM {TABLE} WHERE {among}", params)[0][0])
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -196,15 +259,21 @@ def count(raw: Any, keys: Sequence[int]) -> int:
 
 def delete(raw: Any, keys: Sequence[int]) -> None:
     """Remove every reading of these registers."""
-    with raw.cursor() as cursor:
-        cursor.execute("DELETE FROM measurement_blocks WHERE register_key = ANY(%s)", (list(keys),))
+    among, params = _among(raw, "register_key", keys)
+    _run(raw, f"DELETE FROM {TABLE} WHERE {among}", params)
 
 
+# SQLite's || makes text of bytes, byte for byte in a UTF-8 database (ours), and CAST makes
+# them bytes again.
 _APPEND = (
     "UPDATE measurement_blocks SET last_at = %s, readings = readings + %s,"
-    " instant_bytes = instant_bytes || %b, value_bytes = value_bytes || %b"
+    " instant_bytes = {concat_instants}, value_bytes = {concat_values}"
     " WHERE register_key = %s AND first_at = (SELECT max(first_at) FROM measurement_blocks"
     " WHERE register_key = %s) AND last_at < %s AND readings + %s <= %s"
+)
+_APPEND_PG = _APPEND.format(concat_instants="instant_bytes || %b", concat_values="value_bytes || %b")
+_APPEND_SQLITE = _APPEND.format(
+    concat_instants="CAST(instant_bytes || %b AS BLOB)", concat_values="CAST(value_bytes || %b AS BLOB)"
 )
 
 
@@ -217,23 +286,20 @@ def insert(raw: Any, key: int, instants: Sequence[int], values: Sequence[int], *
         return
     count = len(instants)
     if appending and count < BLOCK_READINGS:
-        with raw.cursor() as cursor:
-            cursor.execute(
-                _APPEND,
-                (
-                    instants[-1],
-                    count,
-                    pack(instants),
-                    pack(values),
-                    key,
-                    key,
-                    instants[0],
-                    count,
-                    BLOCK_READINGS,
-                ),
-            )
-            if cursor.rowcount == 1:
-                return
+        sql = _APPEND_SQLITE if isinstance(raw, sqlite3.Connection) else _APPEND_PG
+        params = (
+            instants[-1],
+            count,
+            pack(instants),
+            pack(values),
+            key,
+            key,
+            instants[0],
+            count,
+            BLOCK_READINGS,
+        )
+        if _run(raw, sql, params) == 1:
+            return
     old = span(raw, key, instants[0], instants[-1])
     if old and old[0].instants[-1] < instants[0] and len(old[0].instants) == BLOCK_READINGS:
         del old[0]  # the block before the new readings is full: it stays as it is
@@ -262,37 +328,47 @@ def update(raw: Any, key: int, instants: Sequence[int], values: Sequence[int]) -
         if new_values != block.values:
             changed.append((pack(new_values), key, block.first_at))
     if changed:
-        with raw.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE measurement_blocks SET value_bytes = %b WHERE register_key = %s AND first_at = %s",
-                changed,
-            )
+        _run_many(
+            raw, f"UPDATE {TABLE} SET value_bytes = %b WHERE register_key = %s AND first_at = %s", changed
+        )
 
 
 def _write(raw: Any, key: int, replaced: list[int], instants: Sequence[int], values: Sequence[int]) -> None:
-    """Delete the blocks starting at `replaced`, then store the readings as full blocks."""
+    """Delete the blocks starting at `replaced`, then store the readings as full blocks (SQLite:
+    one run of a prepared INSERT per block, which SQLite does without a round trip)."""
+    for start in range(0, len(replaced), _SQLITE_INSTANTS):
+        among, params = _among(raw, "first_at", replaced[start : start + _SQLITE_INSTANTS])
+        _run(raw, f"DELETE FROM {TABLE} WHERE register_key = %s AND {among}", [key, *params])
+    rows = _rows(key, instants, values)
+    if isinstance(raw, sqlite3.Connection):
+        _run_many(raw, _INSERT_ONE, rows)
+        return
     with raw.cursor() as cursor:
-        if replaced:
-            cursor.execute(
-                "DELETE FROM measurement_blocks WHERE register_key = %s AND first_at = ANY(%s)",
-                (key, replaced),
-            )
-        starts = range(0, len(instants), BLOCK_READINGS)
-        if len(starts) <= INSERT_BLOCKS:
-            rows = [_row(key, instants, values, start) for start in starts]
+        if len(rows) <= INSERT_BLOCKS:
             sql = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES " + ",".join(
                 ["(%s,%s,%s,%s,%b,%b)"] * len(rows)
             )
             cursor.execute(sql, list(chain.from_iterable(rows)))
             return
         with cursor.copy(f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(b"".join(_copy_rows(key, instants, values, starts)))
+            copy.write(b"".join(_copy_rows(rows)))
 
 
-def _row(key: int, instants: Sequence[int], values: Sequence[int], start: int) -> tuple[Any, ...]:
-    stop = start + BLOCK_READINGS
-    part = instants[start:stop]
-    return key, part[0], part[-1], len(part), pack(part), pack(values[start:stop])
+_INSERT_ONE = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (%s,%s,%s,%s,%b,%b)"
+
+
+def _rows(key: int, instants: Sequence[int], values: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The rows of the readings cut into full blocks (the last one may have room). Each list is
+    packed once and its bytes sliced per block (packing per block cost twice as much)."""
+    size = BLOCK_READINGS
+    instant_bytes, value_bytes = pack(instants), pack(values)
+    rows = []
+    for start in range(0, len(instants), size):
+        stop = min(start + size, len(instants))
+        low, high = 8 * start, 8 * stop
+        first, last = instants[start], instants[stop - 1]
+        rows.append((key, first, last, stop - start, instant_bytes[low:high], value_bytes[low:high]))
+    return rows
 
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
@@ -300,14 +376,11 @@ _COPY_TRAILER = b"\xff\xff"
 _COPY_FIELDS = struct.Struct(">hiqiqiqii")  # 6 fields: key, first, last (int8), readings (int4)
 
 
-def _copy_rows(key: int, instants: Sequence[int], values: Sequence[int], starts: range) -> Iterator[bytes]:
-    """The blocks in PostgreSQL's binary COPY format, header and trailer included."""
+def _copy_rows(rows: list[tuple[Any, ...]]) -> Iterator[bytes]:
+    """Block rows in PostgreSQL's binary COPY format, header and trailer included."""
     yield _COPY_HEADER
-    for start in starts:
-        part = instants[start : start + BLOCK_READINGS]
-        instant_bytes = pack(part)
-        value_bytes = pack(values[start : start + BLOCK_READINGS])
-        yield _COPY_FIELDS.pack(6, 8, key, 8, part[0], 8, part[-1], 4, len(part))
+    for key, first_at, last_at, count, instant_bytes, value_bytes in rows:
+        yield _COPY_FIELDS.pack(6, 8, key, 8, first_at, 8, last_at, 4, count)
         yield struct.pack(">i", len(instant_bytes)) + instant_bytes
         yield struct.pack(">i", len(value_bytes)) + value_bytes
     yield _COPY_TRAILER

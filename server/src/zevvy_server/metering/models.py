@@ -2,15 +2,13 @@
 
 Instants of readings are BIGINT microseconds since the Unix epoch (UTC) and values BIGINT
 micro-units (millionths), so sums are exact on both databases. Registers carry a compact integer
-``key`` beside their public UUID; the measurements table uses it, which keeps its primary key
-(register, instant) small. The API only ever shows UUIDs.
+``key`` beside their public UUID; the readings' tables use it, which keeps their primary keys
+small. The API only ever shows UUIDs.
 
-Readings are stored one row per reading on SQLite (``measurements``) and in blocks of up to 100
-consecutive readings on PostgreSQL (``measurement_blocks``, see `blockstore`); both tables exist
-on both databases so that the schema is one, and each database leaves the other table empty.
-`rowstore` is the only code that reads or writes either. Neither has a foreign key on purpose:
-SQLite would check it for every inserted reading. The services delete a register's readings
-explicitly with the register.
+Readings are stored in blocks of up to 100 consecutive readings of a register
+(``measurement_blocks``, see `blockstore`) on both databases; `rowstore` is the only code that
+reads or writes them. The table has no foreign key on purpose: SQLite would check it for every
+written block. The services delete a register's readings explicitly with the register.
 """
 
 from __future__ import annotations
@@ -79,24 +77,12 @@ class Register(Base):
     updated_at: Mapped[datetime]
 
 
-class Measurement(Base):
-    """One reading: a register's value at an instant (µs since the epoch, micro-units). SQLite's
-    layout; empty on PostgreSQL."""
-
-    __tablename__ = "measurements"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    register_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    read_at: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    value: Mapped[int] = mapped_column(BigInteger)
-
-
 class MeasurementBlock(Base):
     """Up to 100 consecutive readings of a register: their instants and values as big-endian
-    64-bit integers packed into bytes (see `blockstore`). PostgreSQL's layout; empty on SQLite."""
+    64-bit integers packed into bytes (see `blockstore`). A rowid table on SQLite, which keeps a
+    block's 1.6 kB in its B-tree page (WITHOUT ROWID would move most of it to an overflow page)."""
 
     __tablename__ = "measurement_blocks"
-    __table_args__ = ({"sqlite_with_rowid": False},)
 
     register_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     first_at: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -1,10 +1,9 @@
 """Stored readings through the database driver: the only code that reads or writes them.
 
-Readings travel as parallel lists of integers; no ORM object is built per reading. SQLite keeps
-one row per reading (``measurements``) and gets multi-row ``INSERT … VALUES`` statements of 8,192
-and 1,024 rows (inside the caller's ``BEGIN IMMEDIATE`` transaction); PostgreSQL keeps blocks of
-readings (`blockstore`, inside the caller's transaction, after the caller has locked the register
-row). Other tables' rows in bulk, such as the daily summaries, go through `insert_rows`.
+Readings travel as parallel lists of integers; no ORM object is built per reading. Both databases
+keep them in blocks (`blockstore`), written inside the caller's transaction (SQLite: ``BEGIN
+IMMEDIATE``; PostgreSQL: after the caller has locked the register row). Other tables' rows in
+bulk, such as the daily summaries, go through `insert_rows`.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any
 
-import orjson
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -27,17 +25,11 @@ from zevvy_server.metering import blockstore
 # Rows per SQLite INSERT statement, largest first. One statement of many rows runs the insert
 # program once instead of once per row as ``executemany`` does (see docs/performance.md), and
 # each statement lets go of the GIL once: under concurrent requests a thread waits up to the
-# interpreter's switch interval to get it back, so a request's readings go in few statements.
-# Fixed sizes keep the prepared statements few (each is cached per connection; an 8,192-row one
-# holds about 1.5 MB); only the last, shorter statement has a size of its own. The build's
-# bound-parameter limit caps them (999 parameters before SQLite 3.32).
+# interpreter's switch interval to get it back, so a request's rows go in few statements.
+# Fixed sizes keep the prepared statements few (each is cached per connection); only the last,
+# shorter statement has a size of its own. The build's bound-parameter limit caps them (999
+# parameters before SQLite 3.32).
 STATEMENT_ROWS = (8_192, 1_024)
-
-
-@lru_cache(maxsize=64)
-def _values_insert(rows: int) -> str:
-    # ?1 is the register key in every row; each bare ? after it takes the next number.
-    return "INSERT INTO measurements (register_key, read_at, value) VALUES " + ",".join(["(?1,?,?)"] * rows)
 
 
 def statement_spans(count: int, most: int) -> list[tuple[int, int]]:
@@ -53,18 +45,6 @@ def statement_spans(count: int, most: int) -> list[tuple[int, int]]:
     if start < count:
         spans.append((start, count))
     return spans
-
-
-def sqlite_insert(
-    connection: sqlite3.Connection, key: int, instants: Sequence[int], values: Sequence[int]
-) -> None:
-    """INSERT readings of one register through a SQLite driver connection, in multi-row
-    statements (see `statement_spans`; fewer rows each where the build allows fewer parameters)."""
-    most = (connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // 2
-    for start, stop in statement_spans(len(instants), most):
-        params: list[int] = [key]
-        params.extend(chain.from_iterable(zip(instants[start:stop], values[start:stop], strict=True)))
-        connection.execute(_values_insert(stop - start), params)
 
 
 @lru_cache(maxsize=64)
@@ -114,7 +94,7 @@ def insert_rows(
     rows: Sequence[Sequence[Any]],
 ) -> None:
     """INSERT `rows` (one value per column) through a driver connection: a binary COPY on
-    PostgreSQL, multi-row statements on SQLite as `sqlite_insert` does. ``executemany`` would run
+    PostgreSQL, multi-row statements on SQLite (see `STATEMENT_ROWS`). ``executemany`` would run
     the statement once per row: on SQLite letting go of the GIL each time, on PostgreSQL one
     protocol exchange per row (pipelined, still about twice the time of a COPY for a
     request's daily summaries)."""
@@ -132,7 +112,7 @@ def insert_rows(
         connection.execute(_rows_insert(table, tuple(columns), stop - start), params)
 
 
-LOWEST, HIGHEST = -(2**63), 2**63 - 1  # the instants of open ends
+LOWEST, HIGHEST = blockstore.LOWEST, blockstore.HIGHEST  # the instants of open ends
 
 
 def driver(session: Session) -> tuple[Any, bool]:
@@ -191,40 +171,17 @@ def lock_registers(session: Session, keys: Sequence[int]) -> dict[int, tuple[int
 
 def stored_range(session: Session, key: int, low: int, high: int) -> list[tuple[int, int]]:
     """Stored readings of a register with low <= instant <= high, ascending (instant, value)."""
-    raw, is_pg = driver(session)
-    if is_pg:
-        return list(zip(*blockstore.read(raw, key, low, high, None), strict=True))
-    sql = (
-        "SELECT read_at, value FROM measurements WHERE register_key = ?"
-        " AND read_at BETWEEN ? AND ? ORDER BY read_at"
-    )
-    return raw.execute(sql, (key, low, high)).fetchall()  # type: ignore[no-any-return]
-
-
-# json_group_array is built into SQLite from 3.38 on (earlier builds may lack it).
-_JSON_FUNCTIONS = sqlite3.sqlite_version_info >= (3, 38)
-_SAME_READINGS = (
-    "SELECT json_group_array(read_at) = ? AND json_group_array(value) = ? FROM (SELECT read_at, value"
-    " FROM measurements WHERE register_key = ? AND read_at BETWEEN ? AND ? ORDER BY read_at)"
-)
+    return list(zip(*blockstore.read(driver(session)[0], key, low, high, None), strict=True))
 
 
 def holds_exactly(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> bool:
     """True when the register's stored readings from instants[0] to instants[-1] are exactly
-    these (ascending) readings: a re-sent batch. Compared without building a Python object per
-    stored reading (SQLite: as JSON text in C; PostgreSQL: the blocks' lists); False means "not
-    known to be equal" (look row by row)."""
+    these (ascending) readings: a re-sent batch, compared as whole lists without a Python object
+    per stored reading."""
     if not instants:
         return False
-    raw, is_pg = driver(session)
-    if is_pg:
-        stored = blockstore.read(raw, key, instants[0], instants[-1], None)
-        return stored == (list(instants), list(values))
-    if not _JSON_FUNCTIONS:
-        return False
-    sent = orjson.dumps(instants).decode(), orjson.dumps(values).decode()
-    row = raw.execute(_SAME_READINGS, (*sent, key, instants[0], instants[-1])).fetchone()
-    return bool(row[0])
+    stored = blockstore.read(driver(session)[0], key, instants[0], instants[-1], None)
+    return stored == (list(instants), list(values))
 
 
 def insert_readings(
@@ -232,109 +189,41 @@ def insert_readings(
 ) -> None:
     """Store new readings (the caller made sure none of the instants is stored; `appending`:
     that every stored reading is older than the first of them)."""
-    if not instants:
-        return
-    raw, is_pg = driver(session)
-    if is_pg:
-        blockstore.insert(raw, key, instants, values, appending=appending)
-    else:
-        sqlite_insert(raw, key, instants, values)
+    if instants:
+        blockstore.insert(driver(session)[0], key, instants, values, appending=appending)
 
 
 def update_readings(session: Session, key: int, instants: Sequence[int], values: Sequence[int]) -> None:
     """Replace the values of stored readings."""
-    if not instants:
-        return
-    raw, is_pg = driver(session)
-    if is_pg:
-        blockstore.update(raw, key, instants, values)
-        return
-    raw.executemany(
-        "UPDATE measurements SET value = ? WHERE register_key = ? AND read_at = ?",
-        zip(values, repeat(key), instants, strict=False),
-    )
+    if instants:
+        blockstore.update(driver(session)[0], key, instants, values)
 
 
 def read_readings(
     session: Session, key: int, low: int | None, high: int | None, *, limit: int | None = None
 ) -> tuple[list[int], list[int]]:
     """Readings with low <= instant < high (open ends when None), ascending, as parallel lists."""
-    raw, is_pg = driver(session)
-    if is_pg:
-        low_at = LOWEST if low is None else low
-        high_at = HIGHEST if high is None else high - 1
-        return blockstore.read(raw, key, low_at, high_at, limit)
-    sql = "SELECT read_at, value FROM measurements WHERE register_key = ?"
-    params: list[Any] = [key]
-    if low is not None:
-        sql += " AND read_at >= ?"
-        params.append(low)
-    if high is not None:
-        sql += " AND read_at < ?"
-        params.append(high)
-    sql += " ORDER BY read_at"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    rows = raw.execute(sql, params).fetchall()
-    return [r[0] for r in rows], [r[1] for r in rows]
+    low_at = LOWEST if low is None else low
+    high_at = HIGHEST if high is None else high - 1
+    return blockstore.read(driver(session)[0], key, low_at, high_at, limit)
 
 
 def neighbour(session: Session, key: int, instant: int, *, before: bool) -> tuple[int, int] | None:
     """The reading at or before `instant` (before=True), or at or after it."""
-    raw, is_pg = driver(session)
-    if is_pg:
-        return blockstore.neighbour(raw, key, instant, before=before)
-    comparison, order = ("<=", "DESC") if before else (">=", "ASC")
-    sql = (
-        "SELECT read_at, value FROM measurements WHERE register_key = ?"
-        f" AND read_at {comparison} ? ORDER BY read_at {order} LIMIT 1"
-    )
-    row = raw.execute(sql, (key, instant)).fetchone()
-    return None if row is None else (row[0], row[1])
-
-
-def _marks(items: Sequence[object]) -> str:
-    """SQLite placeholders for an IN list of `items`."""
-    return ",".join("?" * len(items))
+    return blockstore.neighbour(driver(session)[0], key, instant, before=before)
 
 
 def values_at(session: Session, key: int, instants: Sequence[int]) -> dict[int, int]:
     """The stored values at these instants (those with none are left out)."""
-    if not instants:
-        return {}
-    raw, is_pg = driver(session)
-    if is_pg:
-        return blockstore.values_at(raw, key, instants)
-    found: dict[int, int] = {}
-    wanted = sorted(set(instants))
-    for start in range(0, len(wanted), 500):  # within any build's bound-parameter limit
-        part = wanted[start : start + 500]
-        sql = (
-            f"SELECT read_at, value FROM measurements WHERE register_key = ? AND read_at IN ({_marks(part)})"
-        )
-        found.update(raw.execute(sql, [key, *part]).fetchall())
-    return found
+    return blockstore.values_at(driver(session)[0], key, instants) if instants else {}
 
 
 def count_readings(session: Session, keys: Sequence[int]) -> int:
     """How many readings these registers hold."""
-    if not keys:
-        return 0
-    raw, is_pg = driver(session)
-    if is_pg:
-        return blockstore.count(raw, keys)
-    row = raw.execute(
-        f"SELECT count(*) FROM measurements WHERE register_key IN ({_marks(keys)})", list(keys)
-    ).fetchone()
-    return int(row[0])
+    return blockstore.count(driver(session)[0], keys) if keys else 0
 
 
 def delete_readings(session: Session, keys: Sequence[int]) -> None:
     """Remove every reading of these registers."""
-    if not keys:
-        return
-    raw, is_pg = driver(session)
-    if is_pg:
-        blockstore.delete(raw, keys)
-        return
-    raw.execute(f"DELETE FROM measurements WHERE register_key IN ({_marks(keys)})", list(keys))
+    if keys:
+        blockstore.delete(driver(session)[0], keys)

@@ -15,9 +15,10 @@ value sent, in our database and in InfluxDB alike):
   month, for the back-fill register and the live-filled one, against InfluxDB's
   ``sum(difference())`` per day on the same data; and a measurement point fed by the 100
   back-fill registers, by month, against the sum of its registers' plain-SQL queries;
-* in-process limits: the same rows inserted through the driver alone (our schema, encoding and
-  durability); on SQLite the faster of ``executemany`` and multi-row INSERT statements, on
-  PostgreSQL COPY for new rows and the best set-based merge for overlaps;
+* in-process limits: the same readings stored through the driver alone (our schema, encoding and
+  durability): our blocks on both databases, and for reference one row per reading (SQLite
+  ``executemany`` and multi-row INSERT statements, PostgreSQL COPY) and, on PostgreSQL, the best
+  merge for overlaps;
 * PostgreSQL (with ``--postgres``): new data, batches half overlapping stored data, re-sends.
 
 Figures are medians over the runs; every ratio is taken within one run, then its median is shown.
@@ -47,6 +48,7 @@ import influx
 import limits
 import loadgen
 import msgspec
+import rowtable
 from harness import START, Server, access_token, percentile, running_server, year_of_counter
 from sqlalchemy import select
 
@@ -398,14 +400,7 @@ def plain_sql_month_ms(server: Server, keys: list[int]) -> float:
     )
     db = Database(server.settings)
     try:
-        if not db.is_sqlite:
-            # PostgreSQL keeps blocks: plain SQL reads the same readings as one row each.
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql(
-                    f"INSERT INTO measurements (register_key, read_at, value) {blockstore.ROWS_SQL}"
-                    " WHERE register_key = ANY(%(keys)s)",
-                    {"keys": keys},
-                )
+        _rows_of_blocks(db, keys)
         with db.read() as session:
             raw, is_pg = rowstore.driver(session)
             mark = "%s" if is_pg else "?"
@@ -422,12 +417,29 @@ def plain_sql_month_ms(server: Server, keys: list[int]) -> float:
                 cursor.fetchall()
             elapsed = (time.perf_counter() - started) * 1000
             cursor.close()
-        if not db.is_sqlite:
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("DELETE FROM measurements")
+        with db.engine.begin() as conn:
+            rowtable.ROWS.drop(conn)
     finally:
         db.dispose()
     return elapsed
+
+
+def _rows_of_blocks(db: Database, keys: list[int]) -> None:
+    """The registers' readings copied from the server's blocks into one row per reading
+    (`rowtable`), the layout plain SQL reads: on PostgreSQL in SQL, on SQLite through Python."""
+    with db.engine.begin() as conn:
+        rowtable.create(conn)
+        if not db.is_sqlite:
+            conn.exec_driver_sql(
+                f"INSERT INTO measurements (register_key, read_at, value) {blockstore.ROWS_SQL}"
+                " WHERE register_key = ANY(%(keys)s)",
+                {"keys": keys},
+            )
+            return
+    for key in keys:
+        with db.write() as session:
+            instants, values = rowstore.read_readings(session, key, None, None)
+            rowtable.sqlite_insert(rowstore.driver(session)[0], key, instants, values)
 
 
 def memory_per_body(server: Server, token: str) -> dict[str, float]:
@@ -596,7 +608,6 @@ def limits_part(postgres: str | None, data: Dataset, data4: Dataset) -> dict[str
     """The storage's own limits on the same rows."""
     batches = limit_batches(data)
     out = limits.sqlite_insert(batches)
-    out["sqlite_insert"] = max(out["sqlite_insert_executemany"], out["sqlite_insert_values"])
     if postgres:
         from harness import throwaway_database
 
@@ -630,11 +641,11 @@ def ratios(run: dict[str, Any]) -> dict[str, float]:
     fx, sq, lim = run["influx"], run["sqlite"], run["limits"]
     r = {
         "sqlite_1c_vs_influx_1c": sq["backfill_1"]["readings_per_s"] / fx["backfill_1"],
-        "sqlite_1c_vs_storage_limit": sq["backfill_1"]["readings_per_s"] / lim["sqlite_insert"],
+        "sqlite_1c_vs_storage_limit": sq["backfill_1"]["readings_per_s"] / lim["sqlite_blocks"],
         "sqlite_4c_vs_sqlite_1c": sq["backfill_4"]["readings_per_s"] / sq["backfill_1"]["readings_per_s"],
         "sqlite_4c_vs_influx_4c": sq["backfill_4"]["readings_per_s"] / fx["backfill_4"],
         "sqlite_4c_vs_interleaved_limit": sq["backfill_4"]["readings_per_s"]
-        / lim["sqlite_insert_values_4_interleaved"],
+        / lim["sqlite_blocks_4_interleaved"],
         "sqlite_resend_vs_first": sq["resend_1"]["readings_per_s"] / sq["backfill_1"]["readings_per_s"],
         "sqlite_live_vs_influx_live": sq["live"]["requests_per_s"] / fx["live"]["requests_per_s"],
         "sqlite_point_month_vs_plain_sql": sq["plain_sql_month_ms"] / sq["point_month"]["p50_ms"],
@@ -736,8 +747,8 @@ def markdown(
         "",
         "| workload | zevvy (SQLite) | zevvy (PostgreSQL) | InfluxDB | in-process limit |",
         "|---|---|---|---|---|",
-        f"| back-fill, 1 client, readings/s | {fig('sqlite.backfill_1.readings_per_s')} | {fig('postgresql.backfill_1.readings_per_s')} | {fig('influx.backfill_1')} | SQLite INSERT executemany {fig('limits.sqlite_insert_executemany')}, multi-row VALUES {fig('limits.sqlite_insert_values')}; PG blocks {fig('limits.postgres_blocks')}, one row per reading COPY {fig('limits.postgres_copy')} |",
-        f"| back-fill, 4 clients, readings/s | {fig('sqlite.backfill_4.readings_per_s')} | — | {fig('influx.backfill_4')} | SQLite multi-row VALUES, batches of 4 registers interleaved {fig('limits.sqlite_insert_values_4_interleaved')} |",
+        f"| back-fill, 1 client, readings/s | {fig('sqlite.backfill_1.readings_per_s')} | {fig('postgresql.backfill_1.readings_per_s')} | {fig('influx.backfill_1')} | SQLite blocks {fig('limits.sqlite_blocks')}, one row per reading executemany {fig('limits.sqlite_insert_executemany')}, multi-row VALUES {fig('limits.sqlite_insert_values')}; PG blocks {fig('limits.postgres_blocks')}, one row per reading COPY {fig('limits.postgres_copy')} |",
+        f"| back-fill, 4 clients, readings/s | {fig('sqlite.backfill_4.readings_per_s')} | — | {fig('influx.backfill_4')} | batches of 4 registers interleaved: SQLite blocks {fig('limits.sqlite_blocks_4_interleaved')}, multi-row VALUES {fig('limits.sqlite_insert_values_4_interleaved')} |",
         f"| re-send unchanged, 1 client, readings/s | {fig('sqlite.resend_1.readings_per_s')} | {fig('postgresql.resend_1.readings_per_s')} | | |",
         f"| half-overlapping batches, 1 client, readings/s | | {fig('postgresql.overlap_1.readings_per_s')} | | PG temp-table merge {fig('limits.postgres_temp_table_merge')}; select+diff+COPY {fig('limits.postgres_select_diff_copy')}; blocks select+diff+insert {fig('limits.postgres_block_merge')} |",
         f"| live, 16 clients, requests/s | {fig('sqlite.live.requests_per_s')} | {fig('postgresql.live.requests_per_s')} | {fig('influx.live.requests_per_s')} | |",

@@ -34,7 +34,8 @@ from harness import (
 )
 from sqlalchemy import select
 
-from zevvy_server.metering.models import Measurement, Register
+from zevvy_server.metering import rowstore
+from zevvy_server.metering.models import Register
 from zevvy_server.storage.engine import Database
 
 
@@ -85,13 +86,9 @@ def verify(server: Server, register_ids: dict[int, str], data: list[tuple[list[s
         with db.read() as session:
             for i, register_id in register_ids.items():
                 key = session.scalar(select(Register.key).where(Register.id == uuid.UUID(register_id)))
-                rows = session.execute(
-                    select(Measurement.read_at, Measurement.value)
-                    .where(Measurement.register_key == key)
-                    .order_by(Measurement.read_at)
-                ).all()
+                rows = list(zip(*rowstore.read_readings(session, key, None, None), strict=True))
                 expected = [(start_us + n * step_us, v * 1_000_000) for n, v in enumerate(data[i][1])]
-                if [tuple(r) for r in rows] != expected:
+                if rows != expected:
                     raise AssertionError(f"register {register_id}: stored data differs from what was sent")
     finally:
         db.dispose()

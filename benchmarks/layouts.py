@@ -1,5 +1,5 @@
 """What the storage layout costs, in-process: one row per reading (the server's schema and its
-insert paths) against one row per register and UTC block of time (a day by default) holding
+insert paths before blocks, `rowtable`) against one row per register and UTC block of time (a day by default) holding
 that block's readings as two packed arrays (`blockstore.pack`). Measured to size the server's
 block layout, which came to bound its blocks by count rather than by span (`blockstore`).
 
@@ -10,7 +10,7 @@ A block holds a register's readings of one UTC span of `--block-hours` (a day by
 The rows are those of `compare.py`'s back-fill (registers × a year of 15-minute readings,
 10,000 per batch), one transaction per batch, with the server's durability (SQLite WAL and
 ``synchronous=FULL``; PostgreSQL ``synchronous_commit=on``). One row per reading goes in through
-`rowstore.sqlite_insert` (multi-row INSERT statements, the server's SQLite path) and a binary
+`rowtable.sqlite_insert` (multi-row INSERT statements, the server's SQLite path before blocks) and a binary
 COPY built by byte slicing (`_pg_copy_rows`, what the server did before it kept blocks). Blocks: a batch's readings are split by UTC block; a
 block the previous batch already began is read, extended and updated, the other blocks are
 inserted (SQLite: one multi-row INSERT; PostgreSQL: binary COPY). Only appends in order are
@@ -41,9 +41,10 @@ from typing import Any
 
 import compare
 import limits
+import rowtable
 from harness import throwaway_database
 
-from zevvy_server.metering import blockstore, rowstore
+from zevvy_server.metering import blockstore
 
 BLOCKS_TABLE = (
     "CREATE TABLE reading_blocks (register_key BIGINT NOT NULL, block BIGINT NOT NULL,"
@@ -128,7 +129,7 @@ def sqlite_rates(transactions: list[Transaction], span_us: int) -> dict[str, flo
                 conn.execute("BEGIN IMMEDIATE")
                 for key, instants, values in transaction:
                     if layout == "rows":
-                        rowstore.sqlite_insert(conn, key, instants, values)
+                        rowtable.sqlite_insert(conn, key, instants, values)
                     else:
                         _sqlite_blocks(conn, key, span_blocks(instants, values, span_us))
                 conn.execute("COMMIT")

@@ -2,9 +2,10 @@
 micro-units) and our durability (SQLite WAL + ``synchronous=FULL``; PostgreSQL
 ``synchronous_commit=on``), through the database driver alone, one transaction per batch.
 
-Our schema is one row per reading on SQLite and blocks of readings on PostgreSQL (see the
-server's `blockstore`); PostgreSQL is also measured with one row per reading (a binary COPY and
-two merges into the row table), the layout it had before and the one plain SQL reads best.
+Our schema is blocks of readings on both databases (see the server's `blockstore`); both are also
+measured with one row per reading (`rowtable`: on SQLite two ways to INSERT, on PostgreSQL a
+binary COPY and two merges into the row table), the layout the server had before and the one
+plain SQL reads best.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import time
 from itertools import repeat
 from pathlib import Path
 
+import rowtable
 from sqlalchemy import create_engine
 
 from zevvy_server.metering import blockstore, rowstore
-from zevvy_server.metering.models import Measurement, MeasurementBlock
+from zevvy_server.metering.models import MeasurementBlock
 
 Batch = tuple[int, list[int], list[int]]  # (register key, instants µs, values µ-units)
 
@@ -26,7 +28,7 @@ Batch = tuple[int, list[int], list[int]]  # (register key, instants µs, values 
 def _schema(url: str) -> None:
     engine = create_engine(url)
     try:
-        Measurement.__table__.create(engine)  # type: ignore[attr-defined]
+        rowtable.create(engine)
         MeasurementBlock.__table__.create(engine)  # type: ignore[attr-defined]
     finally:
         engine.dispose()
@@ -49,16 +51,18 @@ def interleaved(batches: list[Batch], clients: int) -> list[Batch]:
 
 
 def sqlite_insert(batches: list[Batch]) -> dict[str, float]:
-    """Rows/s of two ways to INSERT, ``BEGIN IMMEDIATE … COMMIT`` per batch, each on a fresh
-    database: plain ``executemany`` (one run of the statement per row) and multi-row ``INSERT …
-    VALUES`` statements (`rowstore.sqlite_insert`, what the server does). The faster one is
-    the storage's limit. Then the multi-row statements again with the batches in the order four
-    clients send them (`interleaved`): only the register with the table's highest key appends at
-    the end of the table's B-tree; the others insert inside it, where SQLite finds the place of
-    each row from the root (at the end it keeps the cursor on the last page)."""
+    """Readings/s into SQLite, ``BEGIN IMMEDIATE … COMMIT`` per batch, each way on a fresh
+    database. Our blocks through the server's own block functions (`blockstore.insert`,
+    appending; every reading read back): the storage's limit. One row per reading, for
+    reference: plain ``executemany`` (one run of the statement per row) and multi-row ``INSERT …
+    VALUES`` statements (`rowtable.sqlite_insert`, what the server did before blocks). Blocks and
+    multi-row rows again with the batches in the order four clients send them (`interleaved`):
+    as rows only the register with the table's highest key appends at the end of the table's
+    B-tree; the others insert inside it, where SQLite finds the place of each row from the root."""
     rates = {}
-    for name in ("executemany", "values", "values_4_interleaved"):
-        order = interleaved(batches, 4) if name == "values_4_interleaved" else batches
+    ways = ("blocks", "blocks_4_interleaved", "executemany", "values", "values_4_interleaved")
+    for name in ways:
+        order = interleaved(batches, 4) if name.endswith("_4_interleaved") else batches
         with tempfile.TemporaryDirectory(prefix="zevvy-bench-limit-") as tmp:
             path = Path(tmp) / "limit.db"
             _schema(f"sqlite:///{path}")
@@ -70,19 +74,34 @@ def sqlite_insert(batches: list[Batch]) -> dict[str, float]:
             started = time.perf_counter()
             for key, instants, values in order:
                 conn.execute("BEGIN IMMEDIATE")
-                if name == "executemany":
+                if name.startswith("blocks"):
+                    blockstore.insert(conn, key, instants, values, appending=True)
+                elif name == "executemany":
                     conn.executemany(sql, zip(repeat(key), instants, values))
                 else:
-                    rowstore.sqlite_insert(conn, key, instants, values)
+                    rowtable.sqlite_insert(conn, key, instants, values)
                 conn.execute("COMMIT")
                 rows += len(instants)
             elapsed = time.perf_counter() - started
-            stored = conn.execute("SELECT count(*) FROM measurements").fetchone()[0]
+            if name.startswith("blocks"):
+                _check_blocks(conn, batches, f"SQLite {name}")
+            else:
+                stored = conn.execute("SELECT count(*) FROM measurements").fetchone()[0]
+                if stored != rows:
+                    raise AssertionError(f"SQLite {name}: {stored} rows stored of {rows}")
             conn.close()
-        if stored != rows:
-            raise AssertionError(f"SQLite {name}: {stored} rows stored of {rows}")
-        rates[f"sqlite_insert_{name}"] = rows / elapsed
+        prefix = "sqlite_" if name.startswith("blocks") else "sqlite_insert_"
+        rates[prefix + name] = rows / elapsed
     return rates
+
+
+def _check_blocks(conn: object, batches: list[Batch], what: str) -> None:
+    """Every register's readings read back from the blocks equal the batches sent."""
+    for key in {b[0] for b in batches}:
+        stored = blockstore.read(conn, key, rowstore.LOWEST, rowstore.HIGHEST, None)
+        sent = [b for b in batches if b[0] == key]
+        if stored != ([t for b in sent for t in b[1]], [v for b in sent for v in b[2]]):
+            raise AssertionError(f"{what}: register {key} not stored as sent")
 
 
 def postgres_copy(database_url: str, batches: list[Batch]) -> float:
@@ -125,11 +144,7 @@ def postgres_blocks(database_url: str, batches: list[Batch]) -> float:
                 blockstore.insert(conn, key, instants, values, appending=True)
             rows += len(instants)
         elapsed = time.perf_counter() - started
-        for key in {b[0] for b in batches}:
-            stored = blockstore.read(conn, key, rowstore.LOWEST, rowstore.HIGHEST, None)
-            sent = [b for b in batches if b[0] == key]
-            if stored != ([t for b in sent for t in b[1]], [v for b in sent for v in b[2]]):
-                raise AssertionError(f"PostgreSQL blocks: register {key} not stored as sent")
+        _check_blocks(conn, batches, "PostgreSQL blocks")
         conn.execute("DROP TABLE measurements, measurement_blocks")
         conn.commit()
     return rows / elapsed

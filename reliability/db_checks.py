@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import func, select, text
 
-from zevvy_server.metering.models import Device, Measurement, MeasurementBlock, Register
+from zevvy_server.metering.models import Device, MeasurementBlock, Register
 from zevvy_server.storage.engine import Database
 
 
@@ -36,14 +36,6 @@ def integrity_problems(db: Database) -> list[str]:
                 problems.append(f"{index}: {exc}")
         conn.commit()
     with db.read() as session:
-        # Readings are rows of `measurements` on SQLite and blocks of readings on PostgreSQL.
-        orphans = session.scalar(
-            select(func.count())
-            .select_from(Measurement)
-            .where(~select(Register.key).where(Register.key == Measurement.register_key).exists())
-        )
-        if orphans:
-            problems.append(f"{orphans} measurements without a register")
         orphans = session.scalar(
             select(func.coalesce(func.sum(MeasurementBlock.readings), 0)).where(
                 ~select(Register.key).where(Register.key == MeasurementBlock.register_key).exists()
@@ -51,32 +43,20 @@ def integrity_problems(db: Database) -> list[str]:
         )
         if orphans:
             problems.append(f"{orphans} measurements (in blocks) without a register")
-        # Each database keeps its readings in one of the two tables and leaves the other empty.
-        unused = MeasurementBlock if db.is_sqlite else Measurement
-        stray = session.scalar(select(func.count()).select_from(unused))
-        if stray:
-            problems.append(f"{stray} rows in {unused.__tablename__}, which this database leaves empty")
     return problems
 
 
 def measurement_count(db: Database, organization_id: str) -> int:
-    """Readings belonging to the organization: rows of `measurements` (SQLite) plus the readings
-    of its blocks in `measurement_blocks` (PostgreSQL)."""
+    """Readings belonging to the organization: those of its blocks in `measurement_blocks`."""
     organization = uuid.UUID(organization_id)
     with db.read() as session:
-        rows = session.scalar(
-            select(func.count())
-            .select_from(Measurement)
-            .join(Register, Register.key == Measurement.register_key)
-            .where(Register.organization_id == organization)
-        )
         in_blocks = session.scalar(
             select(func.coalesce(func.sum(MeasurementBlock.readings), 0))
             .select_from(MeasurementBlock)
             .join(Register, Register.key == MeasurementBlock.register_key)
             .where(Register.organization_id == organization)
         )
-    return int(rows or 0) + int(in_blocks or 0)
+    return int(in_blocks or 0)
 
 
 def device_references(db: Database, organization_id: str) -> list[str]:

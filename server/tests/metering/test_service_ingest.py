@@ -419,8 +419,8 @@ def test_sqlite_block_statements_respect_the_builds_parameter_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A SQLite build with a low bound-parameter limit (999 before 3.32): readings inserted
-    among 600 stored blocks replace them all, and values are asked at 1,200 instants, each in
-    statements within the limit."""
+    among 600 stored blocks replace them all, values are asked at 1,200 instants, and the
+    readings of 700 registers are counted and deleted, each in statements within the limit."""
     monkeypatch.setattr(blockstore, "BLOCK_READINGS", 2)
     engine = create_engine(f"sqlite:///{tmp_path / 'limit.db'}")
     MeasurementBlock.__table__.create(engine)  # type: ignore[attr-defined]
@@ -436,6 +436,16 @@ def test_sqlite_block_statements_respect_the_builds_parameter_limit(
             assert rowstore.values_at(session, 42, stored) == dict(zip(stored, stored, strict=True))
         with Session(engine) as session:
             assert rowstore.read_readings(session, 42, None, None) == (sorted(stored + among),) * 2
+        keys = list(range(1_000, 1_700))
+        with Session(engine) as session, session.begin():
+            driver = session.connection().connection.driver_connection
+            assert driver is not None
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 600)
+            for key in keys:
+                rowstore.insert_readings(session, key, [T0], [key])
+            assert rowstore.count_readings(session, [42, *keys]) == 2_400 + 700
+            rowstore.delete_readings(session, [42, *keys])
+            assert rowstore.count_readings(session, [42, *keys]) == 0
     finally:
         engine.dispose()
 

@@ -109,12 +109,19 @@ def _run_many(raw: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         cursor.executemany(sql, rows)
 
 
-def _among(raw: Any, column: str, items: Sequence[int]) -> tuple[str, list[Any]]:
-    """`column` among `items`: one array parameter on PostgreSQL, an IN list on SQLite (callers
-    pass a device's registers or a request's blocks, well within SQLite's parameter limit)."""
-    if isinstance(raw, sqlite3.Connection):
-        return f"{column} IN ({','.join(['%s'] * len(items))})", list(items)
-    return f"{column} = ANY(%s)", [list(items)]
+_LIST_MOST = 500  # items per list in a SQLite statement, within any build's parameter limit
+
+
+def _among(raw: Any, column: str, items: Sequence[int]) -> Iterator[tuple[str, list[Any]]]:
+    """`column` among `items`, as (condition, parameters) of one statement each: one array
+    parameter on PostgreSQL; on SQLite IN lists of at most `_LIST_MOST` items (999 parameters
+    is the limit of builds before 3.32)."""
+    if not isinstance(raw, sqlite3.Connection):
+        yield f"{column} = ANY(%s)", [list(items)]
+        return
+    for start in range(0, len(items), _LIST_MOST):
+        part = list(items[start : start + _LIST_MOST])
+        yield f"{column} IN ({','.join(['%s'] * len(part))})", part
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -210,7 +217,6 @@ _HOLDING = (
     "WITH t(at) AS ({instants}) " + _SELECT + " AND first_at IN (SELECT (SELECT max(first_at)"
     " FROM measurement_blocks WHERE register_key = %s AND first_at <= t.at) FROM t) ORDER BY first_at"
 )
-_SQLITE_INSTANTS = 500  # instants per statement on SQLite, within any build's parameter limit
 
 
 def values_at(raw: Any, key: int, instants: Sequence[int]) -> dict[int, int]:
@@ -221,8 +227,8 @@ def values_at(raw: Any, key: int, instants: Sequence[int]) -> dict[int, int]:
         return {}
     if isinstance(raw, sqlite3.Connection):
         rows = []
-        for start in range(0, len(wanted), _SQLITE_INSTANTS):
-            part = wanted[start : start + _SQLITE_INSTANTS]
+        for start in range(0, len(wanted), _LIST_MOST):
+            part = wanted[start : start + _LIST_MOST]
             source = "VALUES " + ",".join(["(%s)"] * len(part))
             rows += _fetch(raw, _HOLDING.format(instants=source), (*part, key, key))
     else:
@@ -250,8 +256,10 @@ ROWS_SQL = (
 
 def count(raw: Any, keys: Sequence[int]) -> int:
     """How many readings these registers hold."""
-    among, params = _among(raw, "register_key", keys)
-    return int(_fetch(raw, f"SELECT COALESCE(sum(readings), 0) FROM {TABLE} WHERE {among}", params)[0][0])
+    sql = f"SELECT COALESCE(sum(readings), 0) FROM {TABLE} WHERE "
+    return sum(
+        int(_fetch(raw, sql + among, params)[0][0]) for among, params in _among(raw, "register_key", keys)
+    )
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -259,8 +267,8 @@ def count(raw: Any, keys: Sequence[int]) -> int:
 
 def delete(raw: Any, keys: Sequence[int]) -> None:
     """Remove every reading of these registers."""
-    among, params = _among(raw, "register_key", keys)
-    _run(raw, f"DELETE FROM {TABLE} WHERE {among}", params)
+    for among, params in _among(raw, "register_key", keys):
+        _run(raw, f"DELETE FROM {TABLE} WHERE {among}", params)
 
 
 # SQLite's || makes text of bytes, byte for byte in a UTF-8 database (ours), and CAST makes
@@ -336,8 +344,7 @@ def update(raw: Any, key: int, instants: Sequence[int], values: Sequence[int]) -
 def _write(raw: Any, key: int, replaced: list[int], instants: Sequence[int], values: Sequence[int]) -> None:
     """Delete the blocks starting at `replaced`, then store the readings as full blocks (SQLite:
     one run of a prepared INSERT per block, which SQLite does without a round trip)."""
-    for start in range(0, len(replaced), _SQLITE_INSTANTS):
-        among, params = _among(raw, "first_at", replaced[start : start + _SQLITE_INSTANTS])
+    for among, params in _among(raw, "first_at", replaced) if replaced else ():
         _run(raw, f"DELETE FROM {TABLE} WHERE register_key = %s AND {among}", [key, *params])
     rows = _rows(key, instants, values)
     if isinstance(raw, sqlite3.Connection):

@@ -13,7 +13,7 @@ from itertools import chain
 from sqlalchemy import BigInteger, Column, MetaData, Table
 from sqlalchemy.engine import Connection, Engine
 
-from zevvy_server.metering import rowstore
+from zevvy_server.metering import rowinsert
 
 ROWS = Table(
     "measurements",
@@ -40,9 +40,9 @@ def sqlite_insert(
     connection: sqlite3.Connection, key: int, instants: Sequence[int], values: Sequence[int]
 ) -> None:
     """INSERT readings of one register as rows, in multi-row statements of the server's fixed
-    sizes (`rowstore.statement_spans`; fewer rows each where the build allows fewer parameters)."""
+    sizes (`rowinsert.statement_spans`; fewer rows each where the build allows fewer parameters)."""
     most = (connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // 2
-    for start, stop in rowstore.statement_spans(len(instants), most):
+    for start, stop in rowinsert.statement_spans(len(instants), most):
         params: list[int] = [key]
         params.extend(chain.from_iterable(zip(instants[start:stop], values[start:stop], strict=True)))
         connection.execute(_values_insert(stop - start), params)

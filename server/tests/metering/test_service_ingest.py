@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import LiveServer, unique
 from zevvy_server.errors import InsufficientScope, PermissionDenied, RateLimited
 from zevvy_server.identity.models import Organization
-from zevvy_server.metering import blockstore, bulk, rollup, rowstore
+from zevvy_server.metering import blockstore, bulk, rollup, rowinsert, rowstore
 from zevvy_server.metering.common import Actor, decode_cursor, encode_cursor
 from zevvy_server.metering.errors import BulkInvalid
 from zevvy_server.metering.ingest import IngestOptions, IngestOutcome, IngestService, SeriesIn
@@ -274,7 +274,7 @@ def test_cursors_are_bound_to_their_list_and_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("block_readings", "insert_blocks"),
+    ("block_readings", "pg_insert_rows"),
     [(100, 8), (2, 8), (2, 1)],
     ids=["one-block", "several-blocks", "several-blocks-copied"],
 )
@@ -283,13 +283,13 @@ def test_new_readings_are_stored_exactly_whatever_the_block_size(
     actor: Actor,
     monkeypatch: pytest.MonkeyPatch,
     block_readings: int,
-    insert_blocks: int,
+    pg_insert_rows: int,
 ) -> None:
-    """New readings are stored as blocks: one block or several (SQLite: one prepared INSERT
-    run per block; PostgreSQL: one INSERT, or a binary COPY of the blocks when there are more
-    than `INSERT_BLOCKS`); every value and instant arrives exactly, on either backend."""
+    """New readings are stored as blocks: one block or several (SQLite: multi-row INSERT
+    statements; PostgreSQL: one INSERT, or a binary COPY of the blocks when there are more
+    than `PG_INSERT_ROWS`); every value and instant arrives exactly, on either backend."""
     monkeypatch.setattr(blockstore, "BLOCK_READINGS", block_readings)
-    monkeypatch.setattr(blockstore, "INSERT_BLOCKS", insert_blocks)
+    monkeypatch.setattr(rowinsert, "PG_INSERT_ROWS", pg_insert_rows)
     extremes = [
         (0, 999_999_999_999),
         (1, -999_999_999_999),
@@ -398,7 +398,7 @@ def test_block_bytes_are_big_endian_64_bit_integers() -> None:
 def test_sqlite_rows_go_in_statements_of_few_fixed_sizes_covering_every_row() -> None:
     """Rows go in statements of the fixed sizes while they fill up, then one shorter statement;
     the build's limit caps every size; every row is in exactly one span, in order."""
-    from zevvy_server.metering.rowstore import statement_spans
+    from zevvy_server.metering.rowinsert import statement_spans
 
     def sizes(count: int, most: int = 16_382) -> list[int]:
         spans = statement_spans(count, most)
@@ -475,7 +475,7 @@ def test_rows_insert_keeps_every_row_and_column_on_either_backend(
     """The daily summaries go in as multi-row statements that fit the bound-parameter limit on
     SQLite; PostgreSQL: a binary COPY, or one INSERT for a few rows): every row,
     NULLs and 64-bit values kept."""
-    monkeypatch.setattr(rowstore, "PG_INSERT_ROWS", pg_insert_rows)
+    monkeypatch.setattr(rowinsert, "PG_INSERT_ROWS", pg_insert_rows)
 
     rows = [(i, (-1) ** i * (2**63 - 1 - i), None if i % 3 else i) for i in range(11)]
     with live_server.db.engine.connect() as connection:
@@ -487,7 +487,7 @@ def test_rows_insert_keeps_every_row_and_column_on_either_backend(
         counting = _CountingConnection(raw)
         try:
             for batch in (rows, []):
-                rowstore.insert_rows(counting, is_pg, "rows_insert", ("a", "b", "c"), ("int8",) * 3, batch)
+                rowinsert.insert_rows(counting, is_pg, "rows_insert", ("a", "b", "c"), ("int8",) * 3, batch)
         finally:
             if limit is not None:
                 raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)

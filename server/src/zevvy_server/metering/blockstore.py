@@ -9,7 +9,7 @@ with one index range.
 Why: a reading stored as its own row costs a B-tree entry (on PostgreSQL also a heap tuple), and
 on both databases that is most of a back-fill's time (see docs/performance.md); on SQLite a
 request of several registers' readings inserts inside the table's B-tree, each row looked up from
-the root. A block of 100 readings is one row, written with one COPY row on PostgreSQL. A live
+the root. A block of 100 readings is one row (`rowinsert`: a COPY row on PostgreSQL). A live
 reading is appended to its register's last block by one UPDATE that concatenates the bytes, as
 long as the block has room.
 
@@ -29,21 +29,20 @@ the database's write lock on SQLite, so no two transactions rewrite one register
 from __future__ import annotations
 
 import sqlite3
-import struct
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
 from typing import Any
+
+from zevvy_server.metering import rowinsert
 
 BLOCK_READINGS = 100  # readings per block: 2 x 800 bytes of data, below the TOAST threshold
 TABLE = "measurement_blocks"
 COLUMNS = ("register_key", "first_at", "last_at", "readings", "instant_bytes", "value_bytes")
-# Up to this many blocks go to PostgreSQL as one INSERT (one round trip), more as a COPY.
-INSERT_BLOCKS = 8
+_PG_TYPES = ("int8", "int8", "int8", "int4", "bytea", "bytea")
 
 _LITTLE = sys.byteorder == "little"
 LOWEST, HIGHEST = -(2**63), 2**63 - 1  # the instants a block can hold; asked instants are clamped
@@ -342,26 +341,11 @@ def update(raw: Any, key: int, instants: Sequence[int], values: Sequence[int]) -
 
 
 def _write(raw: Any, key: int, replaced: list[int], instants: Sequence[int], values: Sequence[int]) -> None:
-    """Delete the blocks starting at `replaced`, then store the readings as full blocks (SQLite:
-    one run of a prepared INSERT per block, which SQLite does without a round trip)."""
+    """Delete the blocks starting at `replaced`, then store the readings as full blocks."""
     for among, params in _among(raw, "first_at", replaced) if replaced else ():
         _run(raw, f"DELETE FROM {TABLE} WHERE register_key = %s AND {among}", [key, *params])
-    rows = _rows(key, instants, values)
-    if isinstance(raw, sqlite3.Connection):
-        _run_many(raw, _INSERT_ONE, rows)
-        return
-    with raw.cursor() as cursor:
-        if len(rows) <= INSERT_BLOCKS:
-            sql = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES " + ",".join(
-                ["(%s,%s,%s,%s,%b,%b)"] * len(rows)
-            )
-            cursor.execute(sql, list(chain.from_iterable(rows)))
-            return
-        with cursor.copy(f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(b"".join(_copy_rows(rows)))
-
-
-_INSERT_ONE = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (%s,%s,%s,%s,%b,%b)"
+    is_pg = not isinstance(raw, sqlite3.Connection)
+    rowinsert.insert_rows(raw, is_pg, TABLE, COLUMNS, _PG_TYPES, _rows(key, instants, values))
 
 
 def _rows(key: int, instants: Sequence[int], values: Sequence[int]) -> list[tuple[Any, ...]]:
@@ -376,18 +360,3 @@ def _rows(key: int, instants: Sequence[int], values: Sequence[int]) -> list[tupl
         first, last = instants[start], instants[stop - 1]
         rows.append((key, first, last, stop - start, instant_bytes[low:high], value_bytes[low:high]))
     return rows
-
-
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
-_COPY_TRAILER = b"\xff\xff"
-_COPY_FIELDS = struct.Struct(">hiqiqiqii")  # 6 fields: key, first, last (int8), readings (int4)
-
-
-def _copy_rows(rows: list[tuple[Any, ...]]) -> Iterator[bytes]:
-    """Block rows in PostgreSQL's binary COPY format, header and trailer included."""
-    yield _COPY_HEADER
-    for key, first_at, last_at, count, instant_bytes, value_bytes in rows:
-        yield _COPY_FIELDS.pack(6, 8, key, 8, first_at, 8, last_at, 4, count)
-        yield struct.pack(">i", len(instant_bytes)) + instant_bytes
-        yield struct.pack(">i", len(value_bytes)) + value_bytes
-    yield _COPY_TRAILER

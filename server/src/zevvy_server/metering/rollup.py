@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 from zevvy_server.metering import aggregation
 from zevvy_server.metering.aggregation import Bucket
 from zevvy_server.metering.periods import local_date, local_day_start
-from zevvy_server.metering.rowstore import driver, insert_rows
+from zevvy_server.metering.rowinsert import insert_rows
+from zevvy_server.metering.rowstore import driver
 
 ZONE: Final = ZoneInfo("Europe/Zurich")
 ZONE_NAME: Final = "Europe/Zurich"

@@ -159,7 +159,8 @@ def instant_from_datetime(moment: datetime) -> int:
 
 _TIMESTAMPS = msgspec.msgpack.Encoder()
 _TIMESTAMP32_HEAD: Final = b"\xd6\xff"  # msgpack fixext 4 of type -1: a timestamp in whole seconds
-_UINT32: Final = array("I").itemsize == 4
+_INT64: Final = array("q").itemsize == 8
+_BIG: Final = sys.byteorder == "big"
 
 
 def instants_from_datetimes(moments: list[datetime]) -> list[int]:
@@ -170,8 +171,10 @@ def instants_from_datetimes(moments: list[datetime]) -> list[int]:
     between 1970 and 2106 as the 6-byte "timestamp 32" (``d6 ff`` + big-endian unsigned seconds,
     MessagePack spec, timestamp extension type -1), and any other datetime in a longer form. When
     the encoded array is exactly its header plus 6 bytes per element, every element is such a
-    timestamp; byte-strided slices then gather the seconds into native 32-bit integers. Otherwise
-    each datetime is converted by exact integer arithmetic.
+    timestamp; byte-strided slices then place each element's seconds in a 64-bit lane of one big
+    integer, and one multiplication of that integer by 10**6 turns every lane into microseconds
+    (a lane's product stays below 2**52, so no carry crosses into the next lane). Otherwise each
+    datetime is converted by exact integer arithmetic.
     """
     count = len(moments)
     try:
@@ -179,14 +182,14 @@ def instants_from_datetimes(moments: list[datetime]) -> list[int]:
     except OverflowError:  # an offset moves the instant outside years 1..9999 in UTC
         encoded = b""
     head = 1 if count < 16 else 3 if count < 1 << 16 else 5  # the array header's size
-    if len(encoded) == head + 6 * count and _UINT32:
-        items = memoryview(encoded)[head:]
-        if items[0::6] == _TIMESTAMP32_HEAD[:1] * count and items[1::6] == _TIMESTAMP32_HEAD[1:] * count:
-            seconds = bytearray(4 * count)
-            big = sys.byteorder == "big"
-            for offset in range(4):  # byte `offset` of each big-endian number, placed natively
-                seconds[(offset if big else 3 - offset) :: 4] = items[2 + offset :: 6]
-            return [second * US_PER_SECOND for second in memoryview(seconds).cast("I").tolist()]
+    if len(encoded) == head + 6 * count and _INT64:
+        marks, types = encoded[head::6], encoded[head + 1 :: 6]
+        if marks == _TIMESTAMP32_HEAD[:1] * count and types == _TIMESTAMP32_HEAD[1:] * count:
+            lanes = bytearray(8 * count)
+            for offset in range(4):  # byte `offset` of each big-endian second, placed natively
+                lanes[(4 + offset if _BIG else 3 - offset) :: 8] = encoded[head + 2 + offset :: 6]
+            micros = int.from_bytes(lanes, sys.byteorder) * US_PER_SECOND
+            return memoryview(micros.to_bytes(8 * count, sys.byteorder)).cast("q").tolist()
     return list(map(floordiv, map(sub, moments, repeat(EPOCH)), repeat(ONE_US)))
 
 

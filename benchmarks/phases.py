@@ -32,6 +32,7 @@ PHASES = [
     ("  resolve", "zevvy_server.metering.resolve", "Resolver.resolve"),
     ("  readings insert", "zevvy_server.metering.rowstore", "insert_readings"),
     ("  daily summaries", "zevvy_server.metering.rollup", "appended"),
+    ("  import batch and latest readings", "zevvy_server.metering.ingest", "IngestService._finish"),
 ]
 
 _HOOK = """

@@ -111,6 +111,12 @@ def _run_many(raw: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
 _LIST_MOST = 500  # items per list in a SQLite statement, within any build's parameter limit
 
 
+def _lists(items: Sequence[int]) -> Iterator[list[int]]:
+    """`items` cut into lists of at most `_LIST_MOST`, one per SQLite statement."""
+    for start in range(0, len(items), _LIST_MOST):
+        yield list(items[start : start + _LIST_MOST])
+
+
 def _among(raw: Any, column: str, items: Sequence[int]) -> Iterator[tuple[str, list[Any]]]:
     """`column` among `items`, as (condition, parameters) of one statement each: one array
     parameter on PostgreSQL; on SQLite IN lists of at most `_LIST_MOST` items (999 parameters
@@ -118,8 +124,7 @@ def _among(raw: Any, column: str, items: Sequence[int]) -> Iterator[tuple[str, l
     if not isinstance(raw, sqlite3.Connection):
         yield f"{column} = ANY(%s)", [list(items)]
         return
-    for start in range(0, len(items), _LIST_MOST):
-        part = list(items[start : start + _LIST_MOST])
+    for part in _lists(items):
         yield f"{column} IN ({','.join(['%s'] * len(part))})", part
 
 
@@ -226,8 +231,7 @@ def values_at(raw: Any, key: int, instants: Sequence[int]) -> dict[int, int]:
         return {}
     if isinstance(raw, sqlite3.Connection):
         rows = []
-        for start in range(0, len(wanted), _LIST_MOST):
-            part = wanted[start : start + _LIST_MOST]
+        for part in _lists(wanted):
             source = "VALUES " + ",".join(["(%s)"] * len(part))
             rows += _fetch(raw, _HOLDING.format(instants=source), (*part, key, key))
     else:

@@ -512,25 +512,7 @@ def influx_part(args: argparse.Namespace, data: Dataset, data4: Dataset, year: D
                 ):
                     raise AssertionError(f"influx {prefix}-{i}: stored data differs")
             out[f"backfill_{clients}"] = len(dataset.values) * len(dataset.epochs) / outcome.seconds
-        registers, requests = args.live_registers, args.live_requests
-        warm = [[] for _ in range(16)]  # type: list[list[loadgen.Job]]
-        for r in range(registers):
-            line = influx.lines(f"live-{r}", [START_S], [1000 + r])
-            warm[r % 16].append((loadgen.request(server.url, "POST", path, line), 204))
-        _check(loadgen.run(server.url, warm), "influx live warm-up")
-        shares: list[list[loadgen.Job]] = [[] for _ in range(16)]
-        for n in range(requests):
-            r, k = n % registers, n // registers + 1
-            line = influx.lines(f"live-{r}", [START_S + STEP_S * k], [1000 + r + 7 * k])
-            shares[r % 16].append((loadgen.request(server.url, "POST", path, line), 204))
-        outcome = loadgen.run(server.url, shares)
-        _check(outcome, "influx live")
-        for r in range(0, registers, max(1, registers // 50)):
-            count = 1 + sum(1 for _ in range(r, requests, registers))
-            want = [(START_S + STEP_S * k, 1000 + r + 7 * k) for k in range(count)]
-            if influx.stored(server, f"live-{r}") != want:
-                raise AssertionError(f"influx live-{r}: stored data differs")
-        out["live"] = _rate(outcome)
+        out["live"] = influx_live(server, args.live_registers, args.live_requests)
         for body in year.lines("year-0", 0):
             httpx.post(server.url + path, content=body).raise_for_status()
         for name in ("bf1-0", "year-0"):
@@ -539,6 +521,30 @@ def influx_part(args: argparse.Namespace, data: Dataset, data4: Dataset, year: D
                 server.url, loadgen.request(server.url, "GET", server.query_path(query)), args.queries
             )
     return out
+
+
+def influx_live(server: influx.Influx, registers: int, requests: int) -> dict[str, float]:
+    """InfluxDB's live writes: `registers` series (one first point each, untimed), then `requests`
+    single-line writes from 16 clients; requests/s and latency, spot-checked."""
+    path = server.write_path()
+    warm = [[] for _ in range(16)]  # type: list[list[loadgen.Job]]
+    for r in range(registers):
+        line = influx.lines(f"live-{r}", [START_S], [1000 + r])
+        warm[r % 16].append((loadgen.request(server.url, "POST", path, line), 204))
+    _check(loadgen.run(server.url, warm), "influx live warm-up")
+    shares: list[list[loadgen.Job]] = [[] for _ in range(16)]
+    for n in range(requests):
+        r, k = n % registers, n // registers + 1
+        line = influx.lines(f"live-{r}", [START_S + STEP_S * k], [1000 + r + 7 * k])
+        shares[r % 16].append((loadgen.request(server.url, "POST", path, line), 204))
+    outcome = loadgen.run(server.url, shares)
+    _check(outcome, "influx live")
+    for r in range(0, registers, max(1, registers // 50)):
+        count = 1 + sum(1 for _ in range(r, requests, registers))
+        want = [(START_S + STEP_S * k, 1000 + r + 7 * k) for k in range(count)]
+        if influx.stored(server, f"live-{r}") != want:
+            raise AssertionError(f"influx live-{r}: stored data differs")
+    return _rate(outcome)
 
 
 # -- one run --------------------------------------------------------------------------------------
@@ -770,16 +776,16 @@ def markdown(
     return "\n".join(lines)
 
 
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-
-
-def write_doc(block: str) -> None:
-    """Replace the results block of docs/performance.md."""
+def write_doc(block: str, name: str = "results") -> None:
+    """Replace the block between docs/performance.md's `name` markers."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     path = ROOT / "docs" / "performance.md"
     text = path.read_text()
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    path.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}")
+    head, found, rest = text.partition(begin)
+    if not found:
+        raise SystemExit(f"docs/performance.md has no {begin} marker")
+    _, _, tail = rest.partition(end)
+    path.write_text(f"{head}{begin}\n{block}\n{end}{tail}")
 
 
 def main() -> None:

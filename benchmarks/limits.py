@@ -50,7 +50,10 @@ def interleaved(batches: list[Batch], clients: int) -> list[Batch]:
     return out
 
 
-def sqlite_insert(batches: list[Batch]) -> dict[str, float]:
+SQLITE_WAYS = ("blocks", "blocks_4_interleaved", "executemany", "values", "values_4_interleaved")
+
+
+def sqlite_insert(batches: list[Batch], ways: tuple[str, ...] = SQLITE_WAYS) -> dict[str, float]:
     """Readings/s into SQLite, ``BEGIN IMMEDIATE … COMMIT`` per batch, each way on a fresh
     database. Our blocks through the server's own block functions (`blockstore.insert`,
     appending; every reading read back): the storage's limit. One row per reading, for
@@ -60,7 +63,6 @@ def sqlite_insert(batches: list[Batch]) -> dict[str, float]:
     as rows only the register with the table's highest key appends at the end of the table's
     B-tree; the others insert inside it, where SQLite finds the place of each row from the root."""
     rates = {}
-    ways = ("blocks", "blocks_4_interleaved", "executemany", "values", "values_4_interleaved")
     for name in ways:
         order = interleaved(batches, 4) if name.endswith("_4_interleaved") else batches
         with tempfile.TemporaryDirectory(prefix="zevvy-bench-limit-") as tmp:

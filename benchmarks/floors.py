@@ -67,7 +67,12 @@ def dry_run(server: Server, token: str, data: compare.Dataset, prefix: str) -> d
     devices = [f"{prefix}-{i}" for i in range(len(data.values))]
     jobs = [
         [
-            (loadgen.request(server.url, "POST", compare._bulk_path(device) + "?dryRun=true", body, headers), 201)
+            (
+                loadgen.request(
+                    server.url, "POST", compare._bulk_path(device) + "?dryRun=true", body, headers
+                ),
+                201,
+            )
             for body in data.bodies(i)
         ]
         for i, device in enumerate(devices)
@@ -153,7 +158,9 @@ def markdown(summary: dict[str, tuple[float, float, float]], command: str, runs:
 
 def main() -> None:
     """Run, summarise, print; optionally store JSON and update the document."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--postgres", help="PostgreSQL server URL (throwaway databases are created)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--registers", type=int, default=40)

@@ -157,7 +157,7 @@ def markdown(summary: dict[str, tuple[float, float, float]], command: str, runs:
 
 
 def main() -> None:
-    """Run, summarise, print; optionally store JSON and update the document."""
+    """Run, summarise, print; optionally update the document."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -1,21 +1,23 @@
 """What the storage layout costs, in-process: one row per reading (the server's schema and its
-insert paths before blocks, `rowtable`) against one row per register and UTC block of time (a day by default) holding
-that block's readings as two packed arrays (`blockstore.pack`). Measured to size the server's
-block layout, which came to bound its blocks by count rather than by span (`blockstore`).
+insert paths before blocks, `rowtable`) against one row per register and UTC block of time (a day by
+default) holding that block's readings as two packed arrays (`blockstore.pack`). Measured to size
+the server's block layout, which came to bound its blocks by count rather than by span
+(`blockstore`).
 
     python benchmarks/layouts.py [--registers 100] [--block-hours 24] [--live] [--postgres URL]
 
 A block holds a register's readings of one UTC span of `--block-hours` (a day by default).
 
-The rows are those of `compare.py`'s back-fill (registers × a year of 15-minute readings,
-10,000 per batch), one transaction per batch, with the server's durability (SQLite WAL and
+The rows are those of `compare.py`'s back-fill (registers × a year of 15-minute readings, 10,000 per
+batch), one transaction per batch, with the server's durability (SQLite WAL and
 ``synchronous=FULL``; PostgreSQL ``synchronous_commit=on``). One row per reading goes in through
-`rowtable.sqlite_insert` (multi-row INSERT statements, the server's SQLite path before blocks) and a binary
-COPY built by byte slicing (`_pg_copy_rows`, what the server did before it kept blocks). Blocks: a batch's readings are split by UTC block; a
-block the previous batch already began is read, extended and updated, the other blocks are
-inserted (SQLite: one multi-row INSERT; PostgreSQL: binary COPY). Only appends in order are
-measured: a real block layout would also merge, diff and keep conflicts per reading. Every
-reading is read back and compared with what was sent before a figure counts.
+`rowtable.sqlite_insert` (multi-row INSERT statements, the server's SQLite path before blocks) and a
+binary COPY built by byte slicing (`_pg_copy_rows`, what the server did before it kept blocks).
+Blocks: a batch's readings are split by UTC block; a block the previous batch already began is read,
+extended and updated, the other blocks are inserted (SQLite: one multi-row INSERT; PostgreSQL:
+binary COPY). Only appends in order are measured: a real block layout would also merge, diff and
+keep conflicts per reading. Every reading is read back and compared with what was sent before a
+figure counts.
 
 With ``--live``, the same two layouts under live traffic instead: every register gets one new
 reading per round, each reading its own statement (as one request each stores it), one

@@ -4,11 +4,11 @@
     python benchmarks/phases.py [--registers 40] [--postgres URL]
 
 The server is started with a `sitecustomize` module on its path that wraps the import path's
-functions (decode, resolve, the readings' insert, the daily summaries, the import batch, the
-whole write, the write with its COMMIT) and records, per call, the wall time and the calling thread's CPU time.
-The load is the back-fill of `compare.py` (10,000 readings per request). Printed per request:
-each phase's wall and CPU milliseconds, and the server process's CPU time against the wall time
-of the load (1.0 = one core busy). Benchmark only: the wrappers cost a few microseconds a call.
+functions (decode, resolve, the readings' insert, the daily summaries, the import batch, the whole
+write, the write with its COMMIT) and records, per call, the wall time and the calling thread's CPU
+time. The load is the back-fill of `compare.py` (10,000 readings per request). Printed per request:
+each phase's wall and CPU milliseconds, and the server process's CPU time against the wall time of
+the load (1.0 = one core busy). Benchmark only: the wrappers cost a few microseconds a call.
 """
 
 from __future__ import annotations
